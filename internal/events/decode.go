@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stewardhq/steward/internal/policy"
 	"github.com/stewardhq/steward/internal/scope"
 )
 
@@ -76,7 +77,7 @@ func validate(env *Envelope, ev *Event) error {
 		if env.Type == "" {
 			return Reject(ReasonMissingField, "type is missing, a record needs its data type")
 		}
-		if err := CheckType(env.Type); err != nil {
+		if err := policy.ValidDataType(env.Type); err != nil {
 			return Reject(ReasonInvalidType, "%v", err)
 		}
 		if len(env.Data) == 0 || string(env.Data) == "null" {
