@@ -25,7 +25,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("dead_letter_stream", c.Stream.DeadLetterStream),
 		slog.String("consumer", c.Ingest.Consumer),
 		slog.Int("batch_size", c.Ingest.BatchSize),
-		slog.Duration("max_wait", c.Ingest.MaxWait),
+		slog.String("max_wait", c.Ingest.MaxWait.String()),
 		slog.Int("max_ack_pending", c.Ingest.MaxAckPending),
 		slog.Int("max_payload", c.Ingest.MaxPayload),
 		slog.String("policy_file", c.PolicyFile),

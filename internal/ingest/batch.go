@@ -47,7 +47,7 @@ func (w *Worker) handle(ctx context.Context, msgs []jetstream.Msg) {
 	groups, rejects := w.prepare(msgs)
 	stored := w.writeAll(ctx, groups, &rejects)
 	w.deadLetter(rejects)
-	w.log.Debug("batch done", "events", len(msgs), "stored", stored, "rejected", len(rejects), "took", time.Since(start).Round(time.Microsecond))
+	w.log.Debug("batch done", "events", len(msgs), "stored", stored, "rejected", len(rejects), "took", time.Since(start).Round(time.Microsecond).String())
 }
 
 // prepare decodes and validates each message and builds its write.
@@ -170,7 +170,7 @@ func (w *Worker) writeAll(ctx context.Context, groups []*writeGroup, rejects *[]
 		sleep(ctx, min(backoff(attempts, w.cfg.MinBackoff, w.cfg.MaxBackoff), w.cfg.Ingest.AckWait/3))
 	}
 	if attempts > 0 {
-		w.log.Info("store available again; stored the held batch", "attempts", attempts, "down_for", time.Since(outageStart).Round(time.Millisecond))
+		w.log.Info("store available again; stored the held batch", "attempts", attempts, "down_for", time.Since(outageStart).Round(time.Millisecond).String())
 	}
 	return stored
 }
@@ -215,7 +215,7 @@ func (w *Worker) writeGroup(ctx context.Context, g *writeGroup, rejects *[]rejec
 				continue
 			}
 			delay := backoff(int(it.retries)+1, time.Second, w.cfg.MaxBackoff)
-			w.log.Warn("document not stored; redelivering it later", append(w.ids(it.ev, it.seq, r.Err), "collection", collectionName(g), "attempt", it.retries+1, "delay", delay)...)
+			w.log.Warn("document not stored; redelivering it later", append(w.ids(it.ev, it.seq, r.Err), "collection", collectionName(g), "attempt", it.retries+1, "delay", delay.String())...)
 			_ = it.msg.NakWithDelay(delay)
 		}
 	}

@@ -81,7 +81,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("ingest started", "stream", w.cfg.Stream.EventsStream, "consumer", w.cfg.Ingest.Consumer,
-		"batch_size", w.cfg.Ingest.BatchSize, "max_wait", w.cfg.Ingest.MaxWait)
+		"batch_size", w.cfg.Ingest.BatchSize, "max_wait", w.cfg.Ingest.MaxWait.String())
 
 	var fetchFailures int
 	var fetchBroken time.Time
@@ -102,7 +102,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue
 		}
 		if fetchFailures > 0 {
-			w.log.Info("fetching again", "consumer", w.cfg.Ingest.Consumer, "failed_fetches", fetchFailures, "down_for", time.Since(fetchBroken).Round(time.Millisecond))
+			w.log.Info("fetching again", "consumer", w.cfg.Ingest.Consumer, "failed_fetches", fetchFailures, "down_for", time.Since(fetchBroken).Round(time.Millisecond).String())
 			fetchFailures = 0
 		}
 		if len(msgs) == 0 {

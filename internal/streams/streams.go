@@ -69,7 +69,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, want jetstream.StreamCo
 			// Another replica created it first.
 			s, err = js.Stream(ctx, want.Name)
 		} else if err == nil {
-			log.Info("stream created", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge)
+			log.Info("stream created", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge.String())
 			return s, nil
 		}
 	}
