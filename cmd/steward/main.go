@@ -33,7 +33,7 @@ func main() {
 // command is one subcommand. It returns the process exit code.
 type command func(ctx context.Context, env *cliEnv, args []string) int
 
-// cliEnv is what every command gets: configuration, logger and output.
+// cliEnv is the configuration, logger and output shared by every command.
 type cliEnv struct {
 	cfg    *config.Config
 	log    *slog.Logger

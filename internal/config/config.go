@@ -14,7 +14,7 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// NATS is how workers and the CLI connect to NATS.
+// NATS is the connection settings for NATS.
 type NATS struct {
 	// URL is a comma-separated list of server URLs.
 	URL string `env:"STEWARD_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
@@ -29,7 +29,7 @@ type NATS struct {
 	NKeyFile string `env:"STEWARD_NATS_NKEY"`
 }
 
-// Mongo is how workers and the CLI connect to MongoDB.
+// Mongo is the connection settings for MongoDB.
 type Mongo struct {
 	// URI is the MongoDB connection string. Credentials in it are never
 	// logged.

@@ -293,7 +293,7 @@ func writeJSON(buf *bytes.Buffer, v any) error {
 		}
 		buf.Write(b)
 	default:
-		return fmt.Errorf("stored payload holds a %T, which no JSON payload produces", v)
+		return fmt.Errorf("decode stored payload: unexpected value of type %T, which no JSON payload produces", v)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package events defines Steward's wire format: the JSON event envelope, its
 // kinds, validation, the subjects events are published on, and the lossless
-// conversion of an event's JSON payload into a BSON document and back. It is
-// the only package that knows the JSON shape of an event.
+// conversion of an event's JSON payload into a BSON document and back. No other
+// package depends on the JSON shape of an event.
 //
 // An event is published on
 //

@@ -10,7 +10,7 @@ import (
 // SpecVersion is the envelope version this package writes and reads.
 const SpecVersion = "1"
 
-// Kind says what an event records.
+// Kind is the category of an event: a data record or a session boundary.
 type Kind string
 
 // The kinds of event.

@@ -27,7 +27,7 @@ func Subject(user scope.User, session scope.Session, kind Kind, dataType string)
 	}
 }
 
-// Address is what a subject says about its event.
+// Address is the user, session, kind and type that a subject names.
 type Address struct {
 	User    string
 	Session string

@@ -8,7 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 )
 
-// Outcome is what became of one document in a bulk write.
+// Outcome classifies the result of one document in a bulk write.
 type Outcome int
 
 const (

@@ -15,8 +15,8 @@ import (
 // MaxDocumentBytes is MongoDB's limit on a stored document (16 MiB).
 const MaxDocumentBytes = 16 << 20
 
-// Receipt is what the stream says about a stored message. A document is a
-// pure function of the event and its receipt, so a redelivered or replayed
+// Receipt is the stream metadata of a stored message. A document is a pure
+// function of the event and its receipt, so a redelivered or replayed
 // message produces the same document.
 type Receipt struct {
 	// ReceivedAt is the stream's timestamp of the message; retention counts

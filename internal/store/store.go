@@ -71,7 +71,7 @@ func (s *Store) Close(ctx context.Context) error {
 	return s.client.Disconnect(ctx)
 }
 
-// Ping checks that the server answers.
+// Ping checks that the server responds.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.client.Ping(ctx, nil)
 }
