@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -33,49 +34,52 @@ const bigNumberKey = "%num"
 // becomes "%25", '.' "%2E", a leading '$' "%24" and NUL "%00". DecodeData
 // reverses both.
 func EncodeData(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true))
 	v, err := decodeValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	tok, err := dec.Token()
+func decodeValue(dec *jsontext.Decoder, depth int) (any, error) {
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, err
 	}
-	switch t := tok.(type) {
-	case json.Delim:
+	switch tok.Kind() {
+	case '{', '[':
 		if depth >= MaxDataDepth {
 			return nil, fmt.Errorf("nesting deeper than %d levels", MaxDataDepth)
 		}
-		if t == '{' {
+		if tok.Kind() == '{' {
 			return decodeObject(dec, depth+1)
 		}
 		return decodeArray(dec, depth+1)
-	case json.Number:
-		return encodeNumber(string(t))
-	default:
-		// string, bool or nil
-		return t, nil
+	case '0':
+		return encodeNumber(tok.String())
+	case '"':
+		return tok.String(), nil
+	case 't', 'f':
+		return tok.Bool(), nil
+	case 'n':
+		return nil, nil
 	}
+	return nil, fmt.Errorf("unexpected JSON token %v", tok)
 }
 
-func decodeObject(dec *json.Decoder, depth int) (bson.D, error) {
+func decodeObject(dec *jsontext.Decoder, depth int) (bson.D, error) {
 	doc := bson.D{}
 	var index map[string]int // built only for large objects, to find duplicate keys
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, err
 		}
-		key := EscapeKey(tok.(string))
+		key := EscapeKey(tok.String())
 		v, err := decodeValue(dec, depth)
 		if err != nil {
 			return nil, err
@@ -90,7 +94,7 @@ func decodeObject(dec *json.Decoder, depth int) (bson.D, error) {
 			index[key] = len(doc) - 1
 		}
 	}
-	if _, err := dec.Token(); err != nil { // closing '}'
+	if _, err := dec.ReadToken(); err != nil { // closing '}'
 		return nil, err
 	}
 	return doc, nil
@@ -118,16 +122,16 @@ func findKey(doc bson.D, index *map[string]int, key string) int {
 	return -1
 }
 
-func decodeArray(dec *json.Decoder, depth int) (bson.A, error) {
+func decodeArray(dec *jsontext.Decoder, depth int) (bson.A, error) {
 	arr := bson.A{}
-	for dec.More() {
+	for dec.PeekKind() != ']' {
 		v, err := decodeValue(dec, depth)
 		if err != nil {
 			return nil, err
 		}
 		arr = append(arr, v)
 	}
-	if _, err := dec.Token(); err != nil { // closing ']'
+	if _, err := dec.ReadToken(); err != nil { // closing ']'
 		return nil, err
 	}
 	return arr, nil

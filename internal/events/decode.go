@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"time"
 	"unicode/utf8"
 
@@ -30,12 +29,12 @@ func Decode(subject string, body []byte, maxBytes int) (*Event, error) {
 	if !utf8.Valid(body) {
 		return nil, Reject(ReasonMalformed, "event is not valid UTF-8 (first invalid byte at offset %d)", invalidUTF8Offset(body))
 	}
-	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, Reject(ReasonMalformed, "event is not a JSON object of the envelope format: %v", err)
+	env, err := parseEnvelope(body)
+	if err != nil {
+		return nil, err
 	}
-	ev := &Event{ID: env.ID, Kind: env.Kind, User: scope.User(env.UserID), Session: scope.Session(env.SessionID), Type: env.Type, Size: len(body)}
-	if err := validate(&env, ev); err != nil {
+	ev := &Event{ID: env.ID, Kind: env.Kind, User: scope.User(env.UserID), Session: scope.Session(env.SessionID), Type: env.Type, Size: len(body), Data: env.data}
+	if err := validate(env, ev); err != nil {
 		return ev, err
 	}
 	if subject != "" {
@@ -46,7 +45,7 @@ func Decode(subject string, body []byte, maxBytes int) (*Event, error) {
 	return ev, nil
 }
 
-func validate(env *Envelope, ev *Event) error {
+func validate(env *parsedEnvelope, ev *Event) error {
 	switch {
 	case env.SpecVersion == "":
 		return Reject(ReasonMissingField, "spec_version is missing, set it to %q", SpecVersion)
@@ -80,7 +79,7 @@ func validate(env *Envelope, ev *Event) error {
 		if err := policy.ValidDataType(env.Type); err != nil {
 			return Reject(ReasonInvalidType, "%v", err)
 		}
-		if len(env.Data) == 0 || string(env.Data) == "null" {
+		if ev.Data == nil {
 			return Reject(ReasonMissingField, "data is missing, a record needs a JSON object payload")
 		}
 	case KindSessionStarted, KindSessionEnded:
@@ -95,16 +94,6 @@ func validate(env *Envelope, ev *Event) error {
 		return Reject(ReasonInvalidTime, "time %q is not RFC 3339 (for example 2026-12-04T19:32:51.650Z)", env.Time)
 	}
 	ev.ClientTime = t.UTC()
-	if len(env.Data) > 0 && string(env.Data) != "null" {
-		if env.Data[0] != '{' {
-			return Reject(ReasonInvalidData, "data must be a JSON object, got %.20s", env.Data)
-		}
-		data, err := EncodeData(env.Data)
-		if err != nil {
-			return Reject(ReasonInvalidData, "data: %v", err)
-		}
-		ev.Data = data
-	}
 	return nil
 }
 

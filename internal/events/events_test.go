@@ -51,6 +51,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"data not object", "", edit(`{"level":"info"}`, `"text"`), events.ReasonInvalidData},
 		{"bad time", "", edit(`2026-12-04T20:32:51.650+01:00`, `04/12/2026`), events.ReasonInvalidTime},
 		{"too deep", "", edit(`{"level":"info"}`, strings.Repeat(`{"a":`, 70)+"1"+strings.Repeat("}", 70)), events.ReasonInvalidData},
+		{"id not a string", "", edit(`"id":"e1"`, `"id":1`), events.ReasonMalformed},
+		{"trailing data", "", validRecord + `{}`, events.ReasonMalformed},
+		{"truncated data", "", strings.TrimSuffix(validRecord, `}}`), events.ReasonMalformed},
+		{"data array", "", edit(`{"level":"info"}`, `[1]`), events.ReasonInvalidData},
 		{"subject user differs", "steward.events.u2.s1.record.winston_logs", validRecord, events.ReasonSubjectMismatch},
 		{"subject type differs", "steward.events.u1.s1.record.generated_scripts", validRecord, events.ReasonSubjectMismatch},
 		{"subject kind differs", "steward.events.u1.s1.session.started", validRecord, events.ReasonSubjectMismatch},
@@ -148,5 +152,21 @@ func TestEncodeSubject(t *testing.T) {
 	}
 	if _, err := events.Decode(subject, body, 0); err != nil {
 		t.Fatalf("Decode of encoded event: %v", err)
+	}
+}
+
+func TestDecodeLenientParts(t *testing.T) {
+	body := strings.Replace(validRecord, `"data":{"level":"info"}`, `"future_field":{"x":[1,2]},"data":{"a":1,"a":2}`, 1)
+	ev, err := events.Decode("", []byte(body), 0)
+	if err != nil {
+		t.Fatalf("Decode with an unknown field and a repeated key: got %v, want no error", err)
+	}
+	out, _ := events.DecodeData(ev.Data)
+	if string(out) != `{"a":2}` {
+		t.Fatalf("repeated key: got %s, want the last value {\"a\":2}", out)
+	}
+	session := `{"spec_version":"1","id":"e2","kind":"session.ended","user_id":"u1","session_id":"s1","time":"2026-12-04T19:32:51Z","data":null}`
+	if _, err := events.Decode("", []byte(session), 0); err != nil {
+		t.Fatalf("session event with null data: got %v, want no error", err)
 	}
 }

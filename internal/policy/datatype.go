@@ -8,6 +8,10 @@ import (
 // MaxDataTypeLen is the maximum length of a data type name in characters.
 const MaxDataTypeLen = 64
 
+// rule is the hint of the errors below. It is a constant so that a valid
+// name, the hot path of every ingested event, costs no formatting.
+const rule = "use 1 to 64 characters of a-z, 0-9 and _, starting with a letter"
+
 // reservedDataTypes are the names of Steward's own collections, which no data
 // type may take.
 var reservedDataTypes = map[string]string{
@@ -22,7 +26,6 @@ var reservedDataTypes = map[string]string{
 // "system." collections, and must not be the name of one of Steward's own
 // collections ("sessions", "audit").
 func ValidDataType(name string) error {
-	rule := fmt.Sprintf("use 1 to %d characters of a-z, 0-9 and _, starting with a letter", MaxDataTypeLen)
 	if name == "" {
 		return fmt.Errorf("data type name is empty, %s", rule)
 	}

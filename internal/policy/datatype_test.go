@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -51,5 +52,15 @@ func TestValidDataType(t *testing.T) {
 				t.Fatalf("ValidDataType(%q): got %q, want it to contain %q", tt.dataType, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestValidDataTypeHintNamesMaxLength(t *testing.T) {
+	err := policy.ValidDataType("Bad")
+	if err == nil {
+		t.Fatalf("ValidDataType(Bad): got nil, want an error")
+	}
+	if want := "1 to " + strconv.Itoa(policy.MaxDataTypeLen) + " characters"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("hint: got %q, want it to contain %q", err, want)
 	}
 }
