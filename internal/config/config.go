@@ -115,7 +115,7 @@ func (c *Config) validate() error {
 	check(c.Ingest.BatchSize >= 1 && c.Ingest.BatchSize <= 10000, "STEWARD_BATCH_SIZE", c.Ingest.BatchSize, "1 to 10000")
 	check(c.Ingest.MaxWait >= 10*time.Millisecond, "STEWARD_MAX_WAIT", c.Ingest.MaxWait, "a duration of at least 10ms")
 	check(c.Ingest.MaxAckPending >= c.Ingest.BatchSize, "STEWARD_MAX_ACK_PENDING", c.Ingest.MaxAckPending, fmt.Sprintf("at least STEWARD_BATCH_SIZE (%d)", c.Ingest.BatchSize))
-	check(c.Ingest.MaxPayload >= 1024 && c.Ingest.MaxPayload <= 64<<20, "STEWARD_MAX_PAYLOAD", c.Ingest.MaxPayload, "1024 to 67108864 bytes")
+	check(c.Ingest.MaxPayload >= 8192 && c.Ingest.MaxPayload <= 64<<20, "STEWARD_MAX_PAYLOAD", c.Ingest.MaxPayload, "8192 to 67108864 bytes")
 	check(c.Ingest.AckWait >= time.Second, "STEWARD_ACK_WAIT", c.Ingest.AckWait, "a duration of at least 1s")
 	check(c.Ingest.Consumer != "" && !strings.ContainsAny(c.Ingest.Consumer, ".*> "), "STEWARD_INGEST_CONSUMER", c.Ingest.Consumer, "a name without '.', '*', '>' or spaces")
 	check(c.Stream.DedupeWindow >= time.Second, "STEWARD_DEDUPE_WINDOW", c.Stream.DedupeWindow, "a duration of at least 1s")

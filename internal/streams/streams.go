@@ -24,6 +24,11 @@ import (
 // is the rejection reason.
 const DeadLetterPrefix = "steward.dlq"
 
+// DeadLetterHeadroom is how much smaller than the max payload an event must
+// be. A dead letter is the original message plus Steward's headers, so an
+// event that used the whole max payload could never be dead-lettered.
+const DeadLetterHeadroom = 4096
+
 // EventsConfig returns the configuration of the events stream. maxAge is how
 // long an event stays in the stream; it should cover the longest retention
 // period plus one cleanup interval, so replay can restore anything the store
@@ -37,7 +42,7 @@ func EventsConfig(cfg config.Stream, maxPayload int, maxAge time.Duration) jetst
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      maxAge,
-		MaxMsgSize:  int32(maxPayload),
+		MaxMsgSize:  int32(maxPayload - DeadLetterHeadroom),
 		Duplicates:  cfg.DedupeWindow,
 		Replicas:    cfg.Replicas,
 	}
