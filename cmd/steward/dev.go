@@ -14,6 +14,7 @@ import (
 	"github.com/stewardhq/steward/internal/ingest"
 	"github.com/stewardhq/steward/internal/logging"
 	"github.com/stewardhq/steward/internal/policy"
+	"github.com/stewardhq/steward/internal/reaper"
 )
 
 func runDev(ctx context.Context, env *cliEnv, args []string) int {
@@ -63,6 +64,9 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 	workers := map[string]func(context.Context) error{
 		"ingest": func(ctx context.Context) error {
 			return ingest.Serve(ctx, &cfg, pol, env.log.With("component", "ingest"))
+		},
+		"reaper": func(ctx context.Context) error {
+			return reaper.Serve(ctx, &cfg, reaper.FromConfig(&cfg), pol, env.log.With("component", "reaper"))
 		},
 	}
 	wctx, cancel := context.WithCancel(ctx)

@@ -71,6 +71,26 @@ type Ingest struct {
 	AckWait time.Duration `env:"STEWARD_ACK_WAIT" envDefault:"30s"`
 }
 
+// Reaper configures the reaper worker. Field names differ from Ingest's
+// because the error messages map field names to variables.
+type Reaper struct {
+	// TicksStream holds the retention schedule, its ticks and the run state.
+	TicksStream string `env:"STEWARD_TICKS_STREAM" envDefault:"STEWARD_TICKS"`
+	// ReaperConsumer is the durable consumer of ticks that replicas share.
+	ReaperConsumer string `env:"STEWARD_REAPER_CONSUMER" envDefault:"reaper"`
+	// DeleteBatchSize is the most documents one delete removes when the
+	// policy sets no deleteBatchSize.
+	DeleteBatchSize int `env:"STEWARD_DELETE_BATCH_SIZE" envDefault:"5000"`
+	// ReaperAckWait is the ack wait of a tick; a run reports progress every
+	// third of it.
+	ReaperAckWait time.Duration `env:"STEWARD_REAPER_ACK_WAIT" envDefault:"1m"`
+	// RetryDelay is the wait before a failed or deferred tick is redelivered.
+	RetryDelay time.Duration `env:"STEWARD_REAPER_RETRY_DELAY" envDefault:"1m"`
+	// ReplicaID names this replica in audit documents and logs; empty means
+	// hostname:pid.
+	ReplicaID string `env:"STEWARD_REAPER_ID"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Format is "auto" (colored text on a terminal, JSON otherwise),
@@ -86,6 +106,7 @@ type Config struct {
 	Mongo  Mongo
 	Stream Stream
 	Ingest Ingest
+	Reaper Reaper
 	Log    Log
 	// PolicyFile is the session-config.json with retention periods; empty
 	// means the built-in defaults.
