@@ -21,6 +21,7 @@ Commands:
   dev       run NATS, a MongoDB-compatible store and the workers in this process
   publish   publish files as events
   stats     print stored documents per data type and user
+  bench     measure ingest and reaper against the raw NATS and store ceilings
 
 Run "steward <command> -h" for the flags of a command. Connection settings
 come from STEWARD_* environment variables; see the README.
@@ -43,9 +44,12 @@ type cliEnv struct {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	commands := map[string]command{
-		"dev":     runDev,
-		"publish": runPublish,
-		"stats":   runStats,
+		"dev":   runDev,
+		"bench": runBench,
+		// bench-ingest is started by bench and not listed in the usage.
+		"bench-ingest": runBenchIngest,
+		"publish":      runPublish,
+		"stats":        runStats,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)

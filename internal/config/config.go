@@ -210,3 +210,10 @@ func envTags(t reflect.Type) map[string]string {
 	}
 	return out
 }
+
+// IsSet reports whether the environment variable name is set, for programs
+// whose behavior differs between a default and an explicit value.
+func IsSet(name string) bool {
+	_, ok := os.LookupEnv(name)
+	return ok
+}
