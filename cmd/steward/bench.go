@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"text/tabwriter"
 	"time"
 
@@ -23,8 +24,22 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	batch := fs.Int("batch", 500, "ingest batch size and insertMany batch size")
 	reaperDocs := fs.Int("reaper-docs", 20000, "expired documents the reaper deletes")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (embedded servers, reaper and publishers; ingest runs in a child) to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "steward bench: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(env.stderr, "steward bench: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	self, err := os.Executable()
 	if err != nil {
