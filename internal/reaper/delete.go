@@ -2,7 +2,6 @@ package reaper
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -24,43 +23,37 @@ func expiredFilter(cutoff time.Time) bson.D {
 }
 
 // deleteExpired deletes the documents of coll received before cutoff in
-// slices of receive time, oldest first. Each slice ends at the receive time
-// of the batchSize-th oldest expired document, so one delete command
-// matches about batchSize documents rather than the whole backlog. FerretDB
-// on SQLite fails a delete of more than about 32,000 documents, and a range
-// on the received_at index is fast on both FerretDB and MongoDB.
+// slices of receive time, oldest first, so one delete command matches about
+// batchSize documents rather than the whole backlog. FerretDB on SQLite
+// fails a delete of more than about 32,000 documents, and a range of
+// received_at suits the index on both FerretDB and MongoDB.
+//
+// The slice ends come from one sorted pass over the receive times of the
+// expired documents. FerretDB sorts in memory after decoding every
+// document, so finding each end with its own sorted query made a run
+// quadratic in the backlog there.
 //
 // NOTE: a slice also takes every other document received in the same
 // millisecond as its last one, so a delete can match more than batchSize
 // documents when many share a receive time.
 func (r *Reaper) deleteExpired(ctx context.Context, log *slog.Logger, coll *mongo.Collection, cutoff time.Time, batchSize int) (deleted int64, batches int, err error) {
-	expired := expiredFilter(cutoff)
-	findEnd := options.FindOne().
-		SetSort(bson.D{{Key: store.FieldReceivedAt, Value: 1}}).
-		SetSkip(int64(batchSize - 1)).
-		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: store.FieldReceivedAt, Value: 1}})
+	ends, err := sliceEnds(ctx, coll, cutoff, batchSize)
+	if err != nil {
+		return 0, 0, err
+	}
+	// The last slice has no end of its own: it takes whatever is left
+	// before the cutoff.
+	ends = append(ends, time.Time{})
 
-	for {
+	for _, end := range ends {
 		if err := ctx.Err(); err != nil {
 			return deleted, batches, fmt.Errorf("stopped after %d documents: %w", deleted, context.Cause(ctx))
 		}
-
-		var end struct {
-			ReceivedAt time.Time `bson:"received_at"`
-		}
-		err := coll.FindOne(ctx, expired, findEnd).Decode(&end)
-		last := errors.Is(err, mongo.ErrNoDocuments)
-		if err != nil && !last {
-			return deleted, batches, fmt.Errorf("find the end of the next slice of %s before %s: %w", coll.Name(), cutoff.Format(time.RFC3339Nano), err)
-		}
-
-		// Fewer than batchSize expired documents are left when there is no
-		// batchSize-th one, and the last slice takes them all.
-		slice := expired
-		if !last {
+		slice := expiredFilter(cutoff)
+		if !end.IsZero() {
 			slice = bson.D{{Key: store.FieldReceivedAt, Value: bson.D{
 				{Key: "$lt", Value: cutoff},
-				{Key: "$lte", Value: end.ReceivedAt},
+				{Key: "$lte", Value: end},
 			}}}
 		}
 		res, err := coll.DeleteMany(ctx, slice)
@@ -73,10 +66,41 @@ func (r *Reaper) deleteExpired(ctx context.Context, log *slog.Logger, coll *mong
 		if batches%progressEvery == 0 {
 			log.Info("cleanup in progress", "collection", coll.Name(), "deleted", deleted, "batches", batches, "cutoff", cutoff)
 		}
-		if last {
-			return deleted, batches, nil
-		}
 	}
+	return deleted, batches, nil
+}
+
+// sliceEnds returns the receive time of every batchSize-th expired document
+// in receive order. It reads only received_at, so its memory is bounded by
+// the number of slices, not the backlog.
+func sliceEnds(ctx context.Context, coll *mongo.Collection, cutoff time.Time, batchSize int) ([]time.Time, error) {
+	opts := options.Find().
+		SetSort(bson.D{{Key: store.FieldReceivedAt, Value: 1}}).
+		SetProjection(bson.D{{Key: "_id", Value: 0}, {Key: store.FieldReceivedAt, Value: 1}}).
+		SetBatchSize(int32(min(batchSize, 10000)))
+	cur, err := coll.Find(ctx, expiredFilter(cutoff), opts)
+	if err != nil {
+		return nil, fmt.Errorf("find the slices of %s before %s: %w", coll.Name(), cutoff.Format(time.RFC3339Nano), err)
+	}
+	defer cur.Close(ctx)
+
+	var ends []time.Time
+	for n := 1; cur.Next(ctx); n++ {
+		if n%batchSize != 0 {
+			continue
+		}
+		var doc struct {
+			ReceivedAt time.Time `bson:"received_at"`
+		}
+		if err := cur.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("read a receive time of %s: %w", coll.Name(), err)
+		}
+		ends = append(ends, doc.ReceivedAt)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("find the slices of %s before %s: %w", coll.Name(), cutoff.Format(time.RFC3339Nano), err)
+	}
+	return ends, nil
 }
 
 // countExpired returns the number of documents of coll received before
