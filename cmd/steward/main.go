@@ -21,6 +21,9 @@ Commands:
   dev       run NATS, a MongoDB-compatible store and the workers in this process
   publish   publish files as events
   stats     print stored documents per data type and user
+  replay    read events back from the stream, as JSON lines or into MongoDB
+  erase     erase every trace of one user
+  dlq       list dead-lettered events and send them through ingest again
   bench     measure ingest and reaper against the raw NATS and store ceilings
 
 Run "steward <command> -h" for the flags of a command. Connection settings
@@ -50,6 +53,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"bench-ingest": runBenchIngest,
 		"publish":      runPublish,
 		"stats":        runStats,
+		"replay":       runReplay,
+		"erase":        runErase,
+		"dlq":          runDLQ,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, usage)

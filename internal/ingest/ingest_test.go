@@ -149,18 +149,29 @@ func (e *env) waitCount(collection string, filter bson.D, want int64) {
 	}
 }
 
-// waitSettled waits until the ingest consumer has nothing pending, so
-// counts taken afterwards are final.
+// waitSettled waits until the ingest consumer has acknowledged every
+// message in the stream, so counts taken afterwards are final. NumPending
+// can still read 0 right after a publish is acknowledged, so the check
+// compares the ack floor with the stream's last sequence instead.
 func (e *env) waitSettled() {
 	e.t.Helper()
+	ctx := context.Background()
 	testenv.Eventually(e.t, 30*time.Second, func() bool {
-		c, err := e.js.Consumer(context.Background(), "EVENTS", "ingest")
+		s, err := e.js.Stream(ctx, "EVENTS")
 		if err != nil {
 			return false
 		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, "consumer still has pending events")
+		sinfo, err := s.Info(ctx)
+		if err != nil {
+			return false
+		}
+		c, err := e.js.Consumer(ctx, "EVENTS", "ingest")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.AckFloor.Stream >= sinfo.State.LastSeq && info.NumAckPending == 0
+	}, "consumer has not acknowledged every event")
 }
 
 // find returns one document by key, with top-level fields in a map and

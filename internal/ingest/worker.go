@@ -3,6 +3,9 @@
 // consumer. A message is acknowledged only after MongoDB acknowledged its
 // write; redelivery cannot create a second document because the document key
 // is derived from the user id and event id.
+//
+// Writer, the path from message to stored document, does not depend on
+// acknowledgements, so a replay that restores the store uses it too.
 package ingest
 
 import (
@@ -45,10 +48,10 @@ type Config struct {
 
 // Worker is one ingest replica.
 type Worker struct {
-	js    jetstream.JetStream
-	store *store.Store
-	cfg   Config
-	log   *slog.Logger
+	js     jetstream.JetStream
+	writer *Writer
+	cfg    Config
+	log    *slog.Logger
 }
 
 // New returns a worker. Run starts it.
@@ -62,7 +65,7 @@ func New(js jetstream.JetStream, st *store.Store, cfg Config, log *slog.Logger) 
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Worker{js: js, store: st, cfg: cfg, log: log}
+	return &Worker{js: js, writer: NewWriter(st, cfg.Ingest.MaxPayload, cfg.Types), cfg: cfg, log: log}
 }
 
 // Run provisions the streams and the consumer, then fetches and stores

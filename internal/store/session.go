@@ -18,6 +18,8 @@ const (
 	FieldEndedAt       = "ended_at"
 	FieldFirstReceived = "first_received_at"
 	FieldLastReceived  = "last_received_at"
+	FieldFirstSeq      = "first_stream_seq"
+	FieldLastSeq       = "last_stream_seq"
 	FieldAppName       = "app_name"
 	FieldAppVersion    = "app_version"
 	FieldClient        = "client"
@@ -60,8 +62,8 @@ func SessionUpdate(ev *events.Event, r Receipt) mongo.WriteModel {
 	}
 	update := bson.D{
 		{Key: "$set", Value: set},
-		{Key: "$min", Value: bson.D{{Key: FieldFirstReceived, Value: received}}},
-		{Key: "$max", Value: bson.D{{Key: FieldLastReceived, Value: received}}},
+		{Key: "$min", Value: bson.D{{Key: FieldFirstReceived, Value: received}, {Key: FieldFirstSeq, Value: int64(r.Sequence)}}},
+		{Key: "$max", Value: bson.D{{Key: FieldLastReceived, Value: received}, {Key: FieldLastSeq, Value: int64(r.Sequence)}}},
 	}
 	return mongo.NewUpdateOneModel().
 		SetFilter(bson.D{{Key: "_id", Value: ev.User.SessionDocID(ev.Session)}}).
