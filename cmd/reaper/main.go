@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward/internal/config"
+	"github.com/stewardhq/steward/internal/erasure"
 	"github.com/stewardhq/steward/internal/logging"
 	"github.com/stewardhq/steward/internal/policy"
 	"github.com/stewardhq/steward/internal/reaper"
@@ -92,11 +93,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	go pol.Run(ctx, policyPollInterval)
+
+	// The reaper process also handles erase requests that admins publish,
+	// because both workers delete data and share the same credentials.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	erased := make(chan error, 1)
+	go func() {
+		erased <- erasure.Serve(ctx, cfg, erasure.WorkerConfig{}, log.With("component", "erasure"))
+	}()
+	code := 0
 	if err := reaper.Serve(ctx, cfg, rcfg, pol, log); err != nil && ctx.Err() == nil {
 		log.Error("reaper failed", "err", err)
-		return 1
+		code = 1
 	}
-	return 0
+	cancel()
+	if err := <-erased; err != nil && code == 0 && !errors.Is(err, context.Canceled) {
+		log.Error("erasure worker failed", "err", err)
+		code = 1
+	}
+	return code
 }
 
 // runOnce runs one cleanup and prints its table.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward/internal/devstack"
+	"github.com/stewardhq/steward/internal/erasure"
 	"github.com/stewardhq/steward/internal/ingest"
 	"github.com/stewardhq/steward/internal/logging"
 	"github.com/stewardhq/steward/internal/policy"
@@ -67,6 +68,9 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 		},
 		"reaper": func(ctx context.Context) error {
 			return reaper.Serve(ctx, &cfg, reaper.FromConfig(&cfg), pol, env.log.With("component", "reaper"))
+		},
+		"erasure": func(ctx context.Context) error {
+			return erasure.Serve(ctx, &cfg, erasure.WorkerConfig{}, env.log.With("component", "erasure"))
 		},
 	}
 	wctx, cancel := context.WithCancel(ctx)

@@ -48,6 +48,7 @@ func auditDocument(rep *Report) bson.D {
 		{Key: "collections", Value: collections},
 		{Key: "total", Value: rep.Total},
 		{Key: "errors", Value: rep.Errors},
+		{Key: "stream_purged", Value: int64(rep.StreamPurged)},
 	}
 }
 

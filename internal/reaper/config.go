@@ -54,6 +54,10 @@ type Config struct {
 	// or while another replica runs a cleanup. Default 1m.
 	RetryDelay time.Duration
 
+	// EventsStream is the events stream whose expired events a scheduled
+	// run purges. Empty purges nothing.
+	EventsStream string
+
 	// ReplicaID names this replica in audit documents, logs and the run
 	// lease. Empty means hostname:pid.
 	ReplicaID string
@@ -87,6 +91,7 @@ func FromConfig(cfg *config.Config) Config {
 		RetryDelay:      cfg.Reaper.RetryDelay,
 		ReplicaID:       cfg.Reaper.ReplicaID,
 		StreamReplicas:  cfg.Stream.Replicas,
+		EventsStream:    cfg.Stream.EventsStream,
 	}
 }
 

@@ -205,6 +205,7 @@ type auditDoc struct {
 	PolicySource  string    `bson:"policy_source"`
 	Total         int64     `bson:"total"`
 	Errors        int       `bson:"errors"`
+	StreamPurged  int64     `bson:"stream_purged"`
 	Collections   []struct {
 		Collection    string    `bson:"collection"`
 		Deleted       *int64    `bson:"deleted"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stewardhq/steward/internal/policy"
 	"github.com/stewardhq/steward/internal/store"
+	"github.com/stewardhq/steward/internal/streams"
 )
 
 // ManualTick is the tick id of runs that RunOnce starts.
@@ -41,8 +42,14 @@ type Report struct {
 	Collections []CollectionReport
 	// Total is the sum of Deleted over Collections.
 	Total int64
-	// Errors is the number of Collections with an Err.
+	// Errors is the number of Collections with an Err, plus one when the
+	// stream purge failed.
 	Errors int
+	// StreamPurged is the number of expired events purged from the events
+	// stream. Only scheduled runs purge, because RunOnce has no NATS.
+	StreamPurged uint64
+	// StreamErr is why the stream purge failed, or nil.
+	StreamErr error
 }
 
 // CollectionReport is the outcome of one collection in a run.
@@ -76,6 +83,9 @@ func (rep Report) Err() error {
 		if c.Err != nil {
 			errs = append(errs, fmt.Errorf("clean up %s: %w", c.Collection, c.Err))
 		}
+	}
+	if rep.StreamErr != nil {
+		errs = append(errs, rep.StreamErr)
 	}
 	return errors.Join(errs...)
 }
@@ -134,6 +144,15 @@ func (r *Reaper) run(ctx context.Context, asOf time.Time, dryRun bool, tickID st
 			log.Info("Session cleanup is disabled by the policy; this dry run counts what an enabled policy would delete", "policy_source", p.Source)
 		}
 		r.cleanCollections(ctx, log, p, &rep)
+		if !dryRun && r.js != nil && r.cfg.EventsStream != "" {
+			// The stream loses the events whose documents expired, with
+			// the same cutoffs, so replay never restores expired data.
+			purge, err := streams.PurgeExpired(ctx, r.js, r.cfg.EventsStream, p, asOf, log)
+			rep.StreamPurged, rep.StreamErr = purge.Purged, err
+			if err != nil {
+				log.Error("purge expired events from the stream failed; the tick will be retried", "stream", r.cfg.EventsStream, "err", err)
+			}
+		}
 	}
 
 	rep.EndedAt = r.cfg.Now()
@@ -142,6 +161,9 @@ func (r *Reaper) run(ctx context.Context, asOf time.Time, dryRun bool, tickID st
 		if c.Err != nil {
 			rep.Errors++
 		}
+	}
+	if rep.StreamErr != nil {
+		rep.Errors++
 	}
 	logTotal(log, &rep)
 
