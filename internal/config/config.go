@@ -61,7 +61,8 @@ type Ingest struct {
 	Consumer string `env:"STEWARD_INGEST_CONSUMER" envDefault:"ingest"`
 	// BatchSize is the most events fetched and written at once.
 	BatchSize int `env:"STEWARD_BATCH_SIZE" envDefault:"500"`
-	// MaxWait is how long a fetch waits to fill a batch.
+	// MaxWait is how long a fetch waits for the first event when none is
+	// waiting. A batch is never held back to fill up.
 	MaxWait time.Duration `env:"STEWARD_MAX_WAIT" envDefault:"1s"`
 	// MaxAckPending is the most unacknowledged events across all replicas.
 	MaxAckPending int `env:"STEWARD_MAX_ACK_PENDING" envDefault:"4000"`

@@ -40,7 +40,9 @@ func TestMongoOutageHoldsEvents(t *testing.T) {
 	}
 	// Hold the outage for longer than the ack wait (3s), so events would be
 	// redelivered if the worker did not keep them alive.
-	testenv.Eventually(t, 10*time.Second, func() bool { return e.consumerInfo().NumAckPending == n }, "the worker never took the batch")
+	// The worker takes what is waiting and then stops fetching until the
+	// store is back, so only part of the events may be in its hands.
+	testenv.Eventually(t, 10*time.Second, func() bool { return e.consumerInfo().NumAckPending > 0 }, "the worker never took a batch")
 	time.Sleep(4 * time.Second)
 	info := e.consumerInfo()
 	if info.AckFloor.Stream != floor {

@@ -127,21 +127,42 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
+// fetch returns the next batch without waiting for it to fill: the events
+// already waiting, up to the batch size, or else the first event to arrive
+// within MaxWait together with any that came with it. Waiting for a full
+// batch would only add latency, because events pile up while the store
+// writes the batch in hand, so batches grow by themselves under load.
 func (w *Worker) fetch(cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	batch, err := cons.Fetch(w.cfg.Ingest.BatchSize, jetstream.FetchMaxWait(w.cfg.Ingest.MaxWait))
+	size := w.cfg.Ingest.BatchSize
+	msgs, err := collect(cons.FetchNoWait(size))
+	if err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
+	msgs, err = collect(cons.Fetch(1, jetstream.FetchMaxWait(w.cfg.Ingest.MaxWait)))
+	if err != nil || len(msgs) == 0 || size == 1 {
+		return msgs, err
+	}
+	rest, err := collect(cons.FetchNoWait(size - 1))
+	if err != nil {
+		// The message in hand is valid; the next fetch reports the error
+		// again if it persists.
+		return msgs, nil
+	}
+	return append(msgs, rest...), nil
+}
+
+// collect drains one fetch. An error after some messages arrived is
+// dropped, because the messages in hand are valid and the next fetch
+// reports the error again if it persists.
+func collect(batch jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]jetstream.Msg, 0, w.cfg.Ingest.BatchSize)
+	var msgs []jetstream.Msg
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-		if len(msgs) > 0 {
-			// The messages in hand are valid; the next fetch reports the
-			// error again if it persists.
-			return msgs, nil
-		}
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(msgs) == 0 {
 		return nil, err
 	}
 	return msgs, nil
