@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
-	"github.com/stewardhq/steward/internal/natsconn"
 	"github.com/stewardhq/steward/internal/policy"
 	"github.com/stewardhq/steward/internal/publish"
 	"github.com/stewardhq/steward/internal/scope"
@@ -17,13 +17,15 @@ func runPublish(ctx context.Context, env *cliEnv, args []string) int {
 	fs := flag.NewFlagSet("steward publish", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
-		fmt.Fprint(env.stderr, `Usage: steward publish --user U [--session S] --type T [--json] FILE|DIR|- ...
+		fmt.Fprint(env.stderr, `Usage: steward publish --user U [--session S] --type T [--timeout D] [--json] FILE|DIR|- ...
 
 Publishes files as events of data type T for user U. A JSON-lines file (such
 as winston's JSON log) becomes one event per line; any other file one event
 holding its content; a directory is read recursively; "-" reads standard
 input. Event ids are derived from the file name, line and content, so
-publishing the same input again adds nothing.
+publishing the same input again adds nothing. Events the stream has not
+acknowledged within the timeout after the last input are reported as
+unacknowledged, and the exit code is 1.
 
 Flags:
 `)
@@ -32,6 +34,7 @@ Flags:
 	user := fs.String("user", "", "user id that owns the events (required)")
 	session := fs.String("session", "cli", "session id of the events")
 	dataType := fs.String("type", "", "data type, one of the retention policy's types (required)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the stream's acknowledgements after the last input")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -65,18 +68,21 @@ Flags:
 		return 2
 	}
 
-	nc, js, err := natsconn.Connect(env.cfg.NATS, "steward-publish", env.log)
+	if *timeout <= 0 {
+		fmt.Fprintf(env.stderr, "steward publish: --timeout %v: set a positive duration such as 30s\n", *timeout)
+		return 2
+	}
+
+	p, err := publish.NewPublisher(env.cfg.NATS, publish.Target{User: u, Session: s, Type: *dataType, MaxBytes: env.cfg.Ingest.MaxPayload, Timeout: *timeout}, env.log)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "steward publish: %v\n", err)
 		return 1
 	}
-	defer nc.Close()
-
-	p := publish.NewPublisher(js, publish.Target{User: u, Session: s, Type: *dataType, MaxBytes: env.cfg.Ingest.MaxPayload})
 	for _, f := range files {
 		err := publish.Read(f, env.cfg.Ingest.MaxPayload, func(it publish.Item) error { return p.Add(ctx, it) })
 		if err != nil {
 			fmt.Fprintf(env.stderr, "steward publish: %v\n", err)
+			p.Abandon()
 			return 1
 		}
 	}

@@ -1,7 +1,8 @@
 // Package publish turns files into events and publishes them, for
 // `steward publish`. A JSON-lines file becomes one event per line; any other
 // file becomes one event holding its content. Event ids are derived from the
-// input, so publishing the same input again adds no documents.
+// input, so publishing the same input again adds no documents. Events are
+// published through package client, with a temporary outbox.
 package publish
 
 import (
