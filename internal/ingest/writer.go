@@ -115,8 +115,19 @@ type pendingWrite struct {
 // later, leaves the same single document.
 func (w *Writer) Write(ctx context.Context, msgs []Message) []Result {
 	results := make([]Result, len(msgs))
+	valid := w.decode(msgs, results)
+	valid = w.skipErased(ctx, msgs, valid, results)
+	for _, g := range groupWrites(msgs, valid, results) {
+		w.writeGroup(ctx, g, results)
+	}
+	return results
+}
+
+// decode validates each message and returns the ones that may be stored;
+// the others get their Rejected result.
+func (w *Writer) decode(msgs []Message, results []Result) []*pendingWrite {
 	types := w.types()
-	var valid []*pendingWrite
+	valid := make([]*pendingWrite, 0, len(msgs))
 	for i, m := range msgs {
 		ev, err := events.Decode(m.Subject, m.Data, w.maxPayload)
 		if err == nil {
@@ -129,9 +140,12 @@ func (w *Writer) Write(ctx context.Context, msgs []Message) []Result {
 		}
 		valid = append(valid, &pendingWrite{index: i, ev: ev})
 	}
+	return valid
+}
 
-	valid = w.skipErased(ctx, msgs, valid, results)
-
+// groupWrites builds the document or upsert of each valid message and
+// groups them by collection, in order of first appearance.
+func groupWrites(msgs []Message, valid []*pendingWrite, results []Result) []*writeGroup {
 	var groups []*writeGroup
 	byCollection := map[string]*writeGroup{}
 	for _, p := range valid {
@@ -157,10 +171,7 @@ func (w *Writer) Write(ctx context.Context, msgs []Message) []Result {
 		}
 		g.items = append(g.items, p)
 	}
-	for _, g := range groups {
-		w.writeGroup(ctx, g, results)
-	}
-	return results
+	return groups
 }
 
 // skipErased marks the events of erased users that the stream stored
