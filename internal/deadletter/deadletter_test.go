@@ -45,55 +45,55 @@ func TestSubject(t *testing.T) {
 // a type without retention period for alice, a malformed message for bob,
 // and an event with a wrong Nats-Msg-Id for carol.
 func (e *env) rejectAll() {
-	e.t.Helper()
-	e.publish(record("alice", "s1", "shot1", "screenshots"))
-	e.publish(record("alice", "s1", "shot2", "screenshots"))
+	e.T.Helper()
+	e.Publish(record("alice", "s1", "shot1", "screenshots"))
+	e.Publish(record("alice", "s1", "shot2", "screenshots"))
 	bad := nats.NewMsg("steward.events.bob.s1.record.winston_logs")
 	bad.Data = []byte(`{"spec_version":"1","id":"broken"`)
-	e.publishMsg(bad)
+	e.PublishMsg(bad)
 	body, subject, err := events.Encode(record("carol", "s1", "e1", "winston_logs"), 0)
 	if err != nil {
-		e.t.Fatalf("encode: %v", err)
+		e.T.Fatalf("encode: %v", err)
 	}
 	wrongID := nats.NewMsg(subject)
 	wrongID.Data = body
 	wrongID.Header.Set(jetstream.MsgIDHeader, "e1")
-	e.publishMsg(wrongID)
-	testenv.Eventually(e.t, 10*time.Second, func() bool { return e.letterCount() == 4 }, "the dead-letter stream never held 4 letters")
+	e.PublishMsg(wrongID)
+	testenv.Eventually(e.T, 10*time.Second, func() bool { return e.letterCount() == 4 }, "the dead-letter stream never held 4 letters")
 }
 
 func (e *env) letterCount() int {
-	e.t.Helper()
+	e.T.Helper()
 	n := 0
-	if err := deadletter.Scan(context.Background(), e.js, "DLQ", deadletter.Selection{}, func(deadletter.Letter) error { n++; return nil }); err != nil {
-		e.t.Fatalf("scan dead letters: %v", err)
+	if err := deadletter.Scan(context.Background(), e.JS, "DLQ", deadletter.Selection{}, func(deadletter.Letter) error { n++; return nil }); err != nil {
+		e.T.Fatalf("scan dead letters: %v", err)
 	}
 	return n
 }
 
 // waitAcked waits until ingest has acknowledged every event up to seq.
 func (e *env) waitAcked(seq uint64) {
-	e.t.Helper()
-	testenv.Eventually(e.t, 30*time.Second, func() bool {
-		c, err := e.js.Consumer(context.Background(), "EVENTS", "ingest")
+	e.T.Helper()
+	testenv.Eventually(e.T, 30*time.Second, func() bool {
+		c, err := e.JS.Consumer(context.Background(), "EVENTS", "ingest")
 		return err == nil && c.CachedInfo().AckFloor.Stream >= seq
 	}, "ingest never acknowledged sequence %d", seq)
 }
 
 func (e *env) count(collection string) int64 {
-	e.t.Helper()
-	n, err := e.db.Collection(collection).CountDocuments(context.Background(), bson.D{})
+	e.T.Helper()
+	n, err := e.DB.Collection(collection).CountDocuments(context.Background(), bson.D{})
 	if err != nil {
-		e.t.Fatalf("count %s: %v", collection, err)
+		e.T.Fatalf("count %s: %v", collection, err)
 	}
 	return n
 }
 
 func TestSummarize(t *testing.T) {
 	e := setup(t)
-	e.startIngest()
+	e.StartIngest()
 	e.rejectAll()
-	groups, err := deadletter.Summarize(context.Background(), e.js, "DLQ", deadletter.Selection{})
+	groups, err := deadletter.Summarize(context.Background(), e.JS, "DLQ", deadletter.Selection{})
 	if err != nil {
 		t.Fatalf("Summarize: %v", err)
 	}
@@ -117,19 +117,19 @@ func TestSummarize(t *testing.T) {
 
 func TestRedriveStoresOnce(t *testing.T) {
 	e := setup(t)
-	var types atomic.Pointer[staticTypes]
+	var types atomic.Pointer[testenv.Types]
 	types.Store(&defaultTypes)
-	e.cfg.Types = func() ingest.Types { return *types.Load() }
-	e.startIngest()
+	e.Cfg.Types = func() ingest.Types { return *types.Load() }
+	e.StartIngest()
 	e.rejectAll()
 	ctx := context.Background()
 	log := testenv.Logger(t)
 
 	// The policy now keeps screenshots.
-	withShots := append(staticTypes{"screenshots"}, defaultTypes...)
+	withShots := append(testenv.Types{"screenshots"}, defaultTypes...)
 	types.Store(&withShots)
 
-	dry, err := deadletter.Redrive(ctx, e.js, "DLQ", deadletter.Selection{Reason: events.ReasonUnknownType}, true, log)
+	dry, err := deadletter.Redrive(ctx, e.JS, "DLQ", deadletter.Selection{Reason: events.ReasonUnknownType}, true, log)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
@@ -137,7 +137,7 @@ func TestRedriveStoresOnce(t *testing.T) {
 		t.Fatalf("dry run: got %d letters listed, %d re-driven, %d left, want 2, 0 and 4", len(dry.Letters), dry.Redriven, e.letterCount())
 	}
 
-	rep, err := deadletter.Redrive(ctx, e.js, "DLQ", deadletter.Selection{Reason: events.ReasonUnknownType}, false, log)
+	rep, err := deadletter.Redrive(ctx, e.JS, "DLQ", deadletter.Selection{Reason: events.ReasonUnknownType}, false, log)
 	if err != nil {
 		t.Fatalf("Redrive: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestRedriveStoresOnce(t *testing.T) {
 
 	// Republishing a re-driven event again, as after a failed delete of its
 	// dead letter, stores nothing new.
-	s, err := e.js.Stream(ctx, "EVENTS")
+	s, err := e.JS.Stream(ctx, "EVENTS")
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestRedriveStoresOnce(t *testing.T) {
 	if again.Header.Get(jetstream.MsgIDHeader) != "" {
 		t.Errorf("re-driven event: got Nats-Msg-Id %q, want none", again.Header.Get(jetstream.MsgIDHeader))
 	}
-	ack := e.publishMsg(&nats.Msg{Subject: again.Subject, Header: again.Header, Data: again.Data})
+	ack := e.PublishMsg(&nats.Msg{Subject: again.Subject, Header: again.Header, Data: again.Data})
 	e.waitAcked(ack.Sequence)
 	if got := e.count("screenshots"); got != 2 {
 		t.Fatalf("screenshots after a second republish: got %d, want 2", got)
@@ -173,14 +173,14 @@ func TestRedriveStoresOnce(t *testing.T) {
 
 	// Carol's event failed only for its Nats-Msg-Id, which a redrive drops.
 	var carol uint64
-	err = deadletter.Scan(ctx, e.js, "DLQ", deadletter.Selection{Reason: events.ReasonInvalidID}, func(l deadletter.Letter) error {
+	err = deadletter.Scan(ctx, e.JS, "DLQ", deadletter.Selection{Reason: events.ReasonInvalidID}, func(l deadletter.Letter) error {
 		carol = l.Seq
 		return nil
 	})
 	if err != nil || carol == 0 {
 		t.Fatalf("find carol's dead letter: got seq %d, err %v", carol, err)
 	}
-	bySeq, err := deadletter.Redrive(ctx, e.js, "DLQ", deadletter.Selection{Seqs: []uint64{carol}}, false, log)
+	bySeq, err := deadletter.Redrive(ctx, e.JS, "DLQ", deadletter.Selection{Seqs: []uint64{carol}}, false, log)
 	if err != nil || bySeq.Redriven != 1 {
 		t.Fatalf("Redrive by sequence: got %d re-driven, err %v, want 1", bySeq.Redriven, err)
 	}
@@ -208,10 +208,10 @@ func TestPurgeUser(t *testing.T) {
 		letters = append(letters, m)
 	}
 	for _, m := range letters {
-		e.publishMsg(m)
+		e.PublishMsg(m)
 	}
 
-	purged, err := deadletter.PurgeUser(ctx, e.js, "DLQ", "alice")
+	purged, err := deadletter.PurgeUser(ctx, e.JS, "DLQ", "alice")
 	if err != nil {
 		t.Fatalf("PurgeUser: %v", err)
 	}
@@ -219,7 +219,7 @@ func TestPurgeUser(t *testing.T) {
 		t.Errorf("purged: got %d, want 3", purged)
 	}
 	var left []string
-	err = deadletter.Scan(ctx, e.js, "DLQ", deadletter.Selection{}, func(l deadletter.Letter) error {
+	err = deadletter.Scan(ctx, e.JS, "DLQ", deadletter.Selection{}, func(l deadletter.Letter) error {
 		left = append(left, l.OriginalSubject)
 		return nil
 	})

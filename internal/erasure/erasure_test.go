@@ -20,21 +20,21 @@ import (
 )
 
 func (e *env) eraser(settle time.Duration) *erasure.Eraser {
-	e.t.Helper()
+	e.T.Helper()
 	cfg := erasure.Config{EventsStream: "EVENTS", DeadLetterStream: "DLQ", IngestConsumer: "ingest", SettleTimeout: settle, PollInterval: 20 * time.Millisecond}
-	return erasure.New(e.js, e.mongo.Store(e.t), cfg, testenv.Logger(e.t))
+	return erasure.New(e.JS, e.Mongo.Store(e.T), cfg, testenv.Logger(e.T))
 }
 
 // streamCount returns the number of messages in stream that match filter.
 func (e *env) streamCount(stream, filter string) int {
-	e.t.Helper()
+	e.T.Helper()
 	n := 0
-	err := streams.Read(context.Background(), e.js, stream, streams.Range{Filter: filter, HeadersOnly: true}, func(jetstream.Msg) error {
+	err := streams.Read(context.Background(), e.JS, stream, streams.Range{Filter: filter, HeadersOnly: true}, func(jetstream.Msg) error {
 		n++
 		return nil
 	})
 	if err != nil {
-		e.t.Fatalf("read %s: %v", stream, err)
+		e.T.Fatalf("read %s: %v", stream, err)
 	}
 	return n
 }
@@ -52,27 +52,27 @@ func without(snapshot map[string]string, user string) map[string]string {
 
 // auditDocuments returns the erasure audit documents.
 func (e *env) auditDocuments() []bson.Raw {
-	e.t.Helper()
-	cur, err := e.db.Collection(store.AuditCollection).Find(context.Background(), bson.D{{Key: "kind", Value: erasure.AuditKind}})
+	e.T.Helper()
+	cur, err := e.DB.Collection(store.AuditCollection).Find(context.Background(), bson.D{{Key: "kind", Value: erasure.AuditKind}})
 	if err != nil {
-		e.t.Fatalf("find audit documents: %v", err)
+		e.T.Fatalf("find audit documents: %v", err)
 	}
 	var docs []bson.Raw
 	if err := cur.All(context.Background(), &docs); err != nil {
-		e.t.Fatalf("read audit documents: %v", err)
+		e.T.Fatalf("read audit documents: %v", err)
 	}
 	return docs
 }
 
 func TestEraseRemovesOneUser(t *testing.T) {
 	e := setup(t)
-	e.startIngest()
-	e.publishMixed()
+	e.StartIngest()
+	e.PublishMixed()
 	// A type without retention period: ingest dead-letters it.
-	e.publish(record("alice", "s1", "shot", "screenshots"))
-	e.waitSettled()
+	e.Publish(record("alice", "s1", "shot", "screenshots"))
+	e.WaitSettled()
 	testenv.Eventually(t, 10*time.Second, func() bool { return e.streamCount("DLQ", "") == 2 }, "the dead-letter stream never held 2 letters")
-	before := e.snapshot()
+	before := e.Snapshot()
 
 	rep, err := e.eraser(10*time.Second).Erase(context.Background(), erasure.Request{User: "alice", RequestedBy: "ops@example.com"})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestEraseRemovesOneUser(t *testing.T) {
 	if rep.Deleted != 41 || rep.EventsPurged != 43 || rep.DeadLettersPurged != 1 {
 		t.Errorf("report: got %d deleted, %d events and %d dead letters purged, want 41, 43 and 1", rep.Deleted, rep.EventsPurged, rep.DeadLettersPurged)
 	}
-	compareSnapshots(t, e.snapshot(), without(before, "alice"))
+	compareSnapshots(t, e.Snapshot(), without(before, "alice"))
 
 	streamTests := []struct {
 		stream, filter string
@@ -132,23 +132,23 @@ func TestInFlightEventNotStoredAgain(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	types := func() ingest.Types { return defaultTypes }
-	st := e.mongo.Store(t)
+	st := e.Mongo.Store(t)
 	countAlice := func() int64 {
-		n, err := e.db.Collection("winston_logs").CountDocuments(ctx, scope.User("alice").Filter())
+		n, err := e.DB.Collection("winston_logs").CountDocuments(ctx, scope.User("alice").Filter())
 		if err != nil {
 			t.Fatalf("count: %v", err)
 		}
 		return n
 	}
 
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, "EVENTS", streams.IngestConsumerConfig("ingest", e.cfg.Ingest))
+	cons, err := e.JS.CreateOrUpdateConsumer(ctx, "EVENTS", streams.IngestConsumerConfig("ingest", e.Cfg.Ingest))
 	if err != nil {
 		t.Fatalf("create ingest consumer: %v", err)
 	}
 	w := ingest.NewWriter(st, 0, types)
 	// An event stored before the erasure, whose removal shows that the
 	// erasure's first delete has run.
-	e.publish(record("alice", "s1", "stored", "winston_logs"))
+	e.Publish(record("alice", "s1", "stored", "winston_logs"))
 	stored := fetchOne(t, cons)
 	storedMsg, _ := ingest.MessageOf(stored)
 	if got := w.Write(ctx, []ingest.Message{storedMsg})[0].Outcome; got != ingest.Stored {
@@ -160,7 +160,7 @@ func TestInFlightEventNotStoredAgain(t *testing.T) {
 
 	// A slow ingest replica takes the next event and validates it before
 	// the erasure begins, then stores it only after the first delete.
-	e.publish(record("alice", "s1", "in-flight", "winston_logs"))
+	e.Publish(record("alice", "s1", "in-flight", "winston_logs"))
 	msg := fetchOne(t, cons)
 	m, err := ingest.MessageOf(msg)
 	if err != nil {
@@ -208,7 +208,7 @@ func TestInFlightEventNotStoredAgain(t *testing.T) {
 		t.Errorf("write of the erased event: got %v, want %v", got, ingest.Erased)
 	}
 	// An event published after the erasure is stored.
-	e.publish(record("alice", "s1", "after", "winston_logs"))
+	e.Publish(record("alice", "s1", "after", "winston_logs"))
 	later, err := ingest.MessageOf(fetchOne(t, cons))
 	if err != nil {
 		t.Fatalf("MessageOf: %v", err)
@@ -233,8 +233,8 @@ func fetchOne(t *testing.T, cons jetstream.Consumer) jetstream.Msg {
 func TestEraseNotSettled(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	e.publish(record("alice", "s1", "held", "winston_logs"))
-	cons, err := e.js.CreateOrUpdateConsumer(ctx, "EVENTS", streams.IngestConsumerConfig("ingest", e.cfg.Ingest))
+	e.Publish(record("alice", "s1", "held", "winston_logs"))
+	cons, err := e.JS.CreateOrUpdateConsumer(ctx, "EVENTS", streams.IngestConsumerConfig("ingest", e.Cfg.Ingest))
 	if err != nil {
 		t.Fatalf("create ingest consumer: %v", err)
 	}
@@ -259,13 +259,13 @@ func TestEraseNotSettled(t *testing.T) {
 
 func TestWorkerHandlesRequests(t *testing.T) {
 	e := setup(t)
-	e.startIngest()
-	e.publishMixed()
-	e.waitSettled()
-	before := e.snapshot()
+	e.StartIngest()
+	e.PublishMixed()
+	e.WaitSettled()
+	before := e.Snapshot()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	w := erasure.NewWorker(e.js, e.eraser(10*time.Second), erasure.WorkerConfig{FetchWait: 100 * time.Millisecond}, testenv.Logger(t))
+	w := erasure.NewWorker(e.JS, e.eraser(10*time.Second), erasure.WorkerConfig{FetchWait: 100 * time.Millisecond}, testenv.Logger(t))
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	t.Cleanup(func() {
@@ -275,7 +275,7 @@ func TestWorkerHandlesRequests(t *testing.T) {
 		}
 	})
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		_, err := e.js.Consumer(ctx, "STEWARD_ADMIN", "erasure")
+		_, err := e.JS.Consumer(ctx, "STEWARD_ADMIN", "erasure")
 		return err == nil
 	}, "the erasure consumer was not created")
 
@@ -286,15 +286,15 @@ func TestWorkerHandlesRequests(t *testing.T) {
 		`{"user_id":"alice","requested_by":"ops@example.com"}`,
 	}
 	for _, r := range requests {
-		if _, err := e.js.Publish(ctx, erasure.RequestSubject, []byte(r)); err != nil {
+		if _, err := e.JS.Publish(ctx, erasure.RequestSubject, []byte(r)); err != nil {
 			t.Fatalf("publish request %s: %v", r, err)
 		}
 	}
 	testenv.Eventually(t, 20*time.Second, func() bool { return len(e.auditDocuments()) == 1 }, "no erasure was recorded")
-	compareSnapshots(t, e.snapshot(), without(before, "alice"))
+	compareSnapshots(t, e.Snapshot(), without(before, "alice"))
 	// Every request, handled or dropped, leaves the stream.
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		s, err := e.js.Stream(ctx, "STEWARD_ADMIN")
+		s, err := e.JS.Stream(ctx, "STEWARD_ADMIN")
 		if err != nil {
 			return false
 		}

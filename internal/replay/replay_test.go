@@ -21,12 +21,12 @@ import (
 // restore replays f into the test's database through a new store and
 // returns the summary.
 func (e *env) restore(f replay.Filter) *replay.Summary {
-	e.t.Helper()
-	w := ingest.NewWriter(e.mongo.Store(e.t), 0, func() ingest.Types { return defaultTypes })
-	r := replay.NewRestorer(w, replay.RestoreConfig{BatchSize: 50}, testenv.Logger(e.t))
-	sum, err := replay.Run(context.Background(), e.js, "EVENTS", f, r, nil)
+	e.T.Helper()
+	w := ingest.NewWriter(e.Mongo.Store(e.T), 0, func() ingest.Types { return defaultTypes })
+	r := replay.NewRestorer(w, replay.RestoreConfig{BatchSize: 50}, testenv.Logger(e.T))
+	sum, err := replay.Run(context.Background(), e.JS, "EVENTS", f, r, nil)
 	if err != nil {
-		e.t.Fatalf("restore: %v", err)
+		e.T.Fatalf("restore: %v", err)
 	}
 	sum.Restore = r.Counts()
 	return sum
@@ -34,11 +34,11 @@ func (e *env) restore(f replay.Filter) *replay.Summary {
 
 // jsonLines replays f as JSON lines and returns the lines and the summary.
 func (e *env) jsonLines(f replay.Filter) ([]string, *replay.Summary) {
-	e.t.Helper()
+	e.T.Helper()
 	var out bytes.Buffer
-	sum, err := replay.Run(context.Background(), e.js, "EVENTS", f, replay.NewJSONLines(&out), nil)
+	sum, err := replay.Run(context.Background(), e.JS, "EVENTS", f, replay.NewJSONLines(&out), nil)
 	if err != nil {
-		e.t.Fatalf("replay %+v: %v", f, err)
+		e.T.Fatalf("replay %+v: %v", f, err)
 	}
 	var lines []string
 	sc := bufio.NewScanner(&out)
@@ -51,13 +51,13 @@ func (e *env) jsonLines(f replay.Filter) ([]string, *replay.Summary) {
 
 func TestRestoreAfterDrop(t *testing.T) {
 	e := setup(t)
-	stop := e.startIngest()
-	total := e.publishMixed()
-	e.waitSettled()
-	before := e.snapshot()
+	stop := e.StartIngest()
+	total := e.PublishMixed()
+	e.WaitSettled()
+	before := e.Snapshot()
 	stop()
 
-	if err := e.db.Drop(context.Background()); err != nil {
+	if err := e.DB.Drop(context.Background()); err != nil {
 		t.Fatalf("drop database: %v", err)
 	}
 	sum := e.restore(replay.Filter{})
@@ -68,29 +68,29 @@ func TestRestoreAfterDrop(t *testing.T) {
 	if got := sum.Restore; got.Stored != 126 || got.Duplicates != 0 || got.Rejected[events.ReasonMalformed] != 1 || got.Failed != 0 {
 		t.Errorf("restore counts: got %+v, want 126 stored and 1 malformed", got)
 	}
-	compareSnapshots(t, e.snapshot(), before)
+	compareSnapshots(t, e.Snapshot(), before)
 
 	// Restoring again finds every record and changes nothing.
 	again := e.restore(replay.Filter{})
 	if got := again.Restore; got.Duplicates != 120 || got.Stored != 6 {
 		t.Errorf("second restore: got %+v, want 120 duplicates and the 6 session upserts", got)
 	}
-	compareSnapshots(t, e.snapshot(), before)
+	compareSnapshots(t, e.Snapshot(), before)
 }
 
 func TestRestoredDocumentKeepsReceiveTime(t *testing.T) {
 	e := setup(t)
-	ack := e.publish(record("alice", "s1", "e1", "winston_logs"))
+	ack := e.Publish(record("alice", "s1", "e1", "winston_logs"))
 	e.restore(replay.Filter{})
 
 	var doc struct {
 		ReceivedAt time.Time `bson:"received_at"`
 		StreamSeq  int64     `bson:"stream_seq"`
 	}
-	if err := e.db.Collection("winston_logs").FindOne(context.Background(), bson.D{{Key: "_id", Value: "alice:e1"}}).Decode(&doc); err != nil {
+	if err := e.DB.Collection("winston_logs").FindOne(context.Background(), bson.D{{Key: "_id", Value: "alice:e1"}}).Decode(&doc); err != nil {
 		t.Fatalf("find restored document: %v", err)
 	}
-	s, err := e.js.Stream(context.Background(), "EVENTS")
+	s, err := e.JS.Stream(context.Background(), "EVENTS")
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
@@ -108,23 +108,23 @@ func TestRestoredDocumentKeepsReceiveTime(t *testing.T) {
 
 func TestRestoreWhileIngestRuns(t *testing.T) {
 	e := setup(t)
-	e.startIngest()
+	e.StartIngest()
 	const n = 600
 	for i := range n / 2 {
-		e.publish(record(fmt.Sprint("user", i%5), "s1", fmt.Sprint("e", i), "winston_logs"))
+		e.Publish(record(fmt.Sprint("user", i%5), "s1", fmt.Sprint("e", i), "winston_logs"))
 	}
 	done := make(chan *replay.Summary, 1)
 	go func() { done <- e.restore(replay.Filter{}) }()
 	for i := n / 2; i < n; i++ {
-		e.publish(record(fmt.Sprint("user", i%5), "s1", fmt.Sprint("e", i), "winston_logs"))
+		e.Publish(record(fmt.Sprint("user", i%5), "s1", fmt.Sprint("e", i), "winston_logs"))
 	}
 	sum := <-done
-	e.waitSettled()
+	e.WaitSettled()
 
 	if got := sum.Restore.Stored + sum.Restore.Duplicates; got != sum.Events {
 		t.Errorf("restore: got %d stored or duplicate of %d events, want all", got, sum.Events)
 	}
-	count, err := e.db.Collection("winston_logs").CountDocuments(context.Background(), bson.D{})
+	count, err := e.DB.Collection("winston_logs").CountDocuments(context.Background(), bson.D{})
 	if err != nil {
 		t.Fatalf("count: %v", err)
 	}
@@ -135,12 +135,12 @@ func TestRestoreWhileIngestRuns(t *testing.T) {
 
 func TestReplayOneUserAsJSONLines(t *testing.T) {
 	e := setup(t)
-	e.publishMixed()
+	e.PublishMixed()
 	lines, sum := e.jsonLines(replay.Filter{User: "alice"})
 	if len(lines) != 42 || sum.Events != 42 {
 		t.Fatalf("lines: got %d (summary %d), want 42", len(lines), sum.Events)
 	}
-	s, err := e.js.Stream(context.Background(), "EVENTS")
+	s, err := e.JS.Stream(context.Background(), "EVENTS")
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
@@ -174,9 +174,9 @@ func TestReplayFilters(t *testing.T) {
 	e := setup(t)
 	// Sequences 1-42 are alice's, 43-84 bob's, 85-126 carol's, and 127 is
 	// a malformed message on one of bob's subjects.
-	e.publishMixed()
+	e.PublishMixed()
 	timeOf := func(seq uint64) time.Time {
-		s, _ := e.js.Stream(context.Background(), "EVENTS")
+		s, _ := e.JS.Stream(context.Background(), "EVENTS")
 		m, err := s.GetMsg(context.Background(), seq)
 		if err != nil {
 			t.Fatalf("get message %d: %v", seq, err)
@@ -213,7 +213,7 @@ func TestReplayFilters(t *testing.T) {
 
 func TestReplayDigests(t *testing.T) {
 	e := setup(t)
-	e.publishMixed()
+	e.PublishMixed()
 	_, first := e.jsonLines(replay.Filter{ToSeq: 100})
 	_, second := e.jsonLines(replay.Filter{ToSeq: 100})
 	if first.Digest != second.Digest {
