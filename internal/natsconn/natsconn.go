@@ -38,20 +38,11 @@ func Connect(cfg config.NATS, name string, log *slog.Logger) (*nats.Conn, jetstr
 			log.Error("nats asynchronous error", "subject", subject, "err", err)
 		}),
 	}
-	switch {
-	case cfg.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
-	case cfg.NKeyFile != "":
-		opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read STEWARD_NATS_NKEY %s: %w", cfg.NKeyFile, err)
-		}
-		opts = append(opts, opt)
-	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
-	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	auth, err := AuthOptions(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
+	opts = append(opts, auth...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to nats %s: %w; check STEWARD_NATS_URL and that the server runs", config.RedactURL(cfg.URL), err)
@@ -62,4 +53,25 @@ func Connect(cfg config.NATS, name string, log *slog.Logger) (*nats.Conn, jetstr
 		return nil, nil, fmt.Errorf("jetstream on %s: %w", config.RedactURL(cfg.URL), err)
 	}
 	return nc, js, nil
+}
+
+// AuthOptions returns the connection options for cfg's credentials: a
+// credentials file, an NKey seed, a token, or a user and password, in that
+// order of precedence.
+func AuthOptions(cfg config.NATS) ([]nats.Option, error) {
+	switch {
+	case cfg.CredsFile != "":
+		return []nats.Option{nats.UserCredentials(cfg.CredsFile)}, nil
+	case cfg.NKeyFile != "":
+		opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read STEWARD_NATS_NKEY %s: %w", cfg.NKeyFile, err)
+		}
+		return []nats.Option{opt}, nil
+	case cfg.Token != "":
+		return []nats.Option{nats.Token(cfg.Token)}, nil
+	case cfg.User != "":
+		return []nats.Option{nats.UserInfo(cfg.User, cfg.Password)}, nil
+	}
+	return nil, nil
 }

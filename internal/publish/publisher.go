@@ -17,6 +17,7 @@ import (
 	"github.com/stewardhq/steward/client/outbox"
 	"github.com/stewardhq/steward/internal/config"
 	"github.com/stewardhq/steward/internal/events"
+	"github.com/stewardhq/steward/internal/natsconn"
 	"github.com/stewardhq/steward/internal/scope"
 	"github.com/stewardhq/steward/internal/streams"
 )
@@ -145,20 +146,11 @@ func NewPublisher(cfg config.NATS, target Target, log *slog.Logger) (*Publisher,
 // natsOptions returns the connection options for cfg's credentials.
 func natsOptions(cfg config.NATS) ([]nats.Option, error) {
 	opts := []nats.Option{nats.Name("steward-publish"), nats.ReconnectWait(250 * time.Millisecond)}
-	switch {
-	case cfg.CredsFile != "":
-		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
-	case cfg.NKeyFile != "":
-		opt, err := nats.NkeyOptionFromSeed(cfg.NKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("read STEWARD_NATS_NKEY %s: %w", cfg.NKeyFile, err)
-		}
-		opts = append(opts, opt)
-	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
-	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	auth, err := natsconn.AuthOptions(cfg)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, auth...)
 	return opts, nil
 }
 
