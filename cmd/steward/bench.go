@@ -26,7 +26,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (embedded servers, reaper and publishers; ingest runs in a child) to this file")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -26,7 +26,7 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 	natsPort := fs.Int("nats-port", 4222, "NATS client port")
 	mongoPort := fs.Int("mongo-port", 27017, "MongoDB wire protocol port of the embedded FerretDB")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if *natsPort < 1 || *natsPort > 65535 || *mongoPort < 1 || *mongoPort > 65535 || *natsPort == *mongoPort {
 		fmt.Fprintf(env.stderr, "steward dev: ports must be two different numbers from 1 to 65535, got -nats-port %d and -mongo-port %d\n", *natsPort, *mongoPort)
@@ -38,6 +38,13 @@ func runDev(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "steward dev: data directory %q: %v\n", *dir, err)
 		return 2
 	}
+
+	lock, err := devstack.LockDir(absDir)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "steward dev: %v\n", err)
+		return 1
+	}
+	defer lock.Close()
 
 	ns, err := devstack.StartNATS(devstack.NATSConfig{Host: *host, Port: *natsPort, StoreDir: filepath.Join(absDir, "nats"), Logger: env.log.With("component", "nats")})
 	if err != nil {

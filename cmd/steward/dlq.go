@@ -50,7 +50,7 @@ func runDLQ(ctx context.Context, env *cliEnv, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "list what redrive would send, and change nothing")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "steward dlq: unexpected argument %q; the subcommands are list and redrive\n", fs.Arg(0))

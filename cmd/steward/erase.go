@@ -42,10 +42,10 @@ Flags:
 	userFlag := fs.String("user", "", "user id to erase (required)")
 	requestedBy := fs.String("requested-by", defaultRequester(), "who asked for the erasure, recorded in the audit document")
 	cfg := erasure.ConfigFrom(env.cfg)
-	fs.DurationVar(&cfg.SettleTimeout, "wait", cfg.SettleTimeout, "how long to wait for ingest to acknowledge the events it holds (default twice STEWARD_ACK_WAIT)")
+	fs.DurationVar(&cfg.SettleTimeout, "wait", cfg.SettleTimeout, "how long to wait for ingest to acknowledge the events it holds, twice STEWARD_ACK_WAIT unless set")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	u, err := scope.ParseUser(*userFlag)
 	if err != nil {

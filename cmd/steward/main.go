@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -79,4 +81,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return cmd(ctx, &cliEnv{cfg: cfg, log: log, stdout: stdout, stderr: stderr}, args[1:])
+}
+
+// parseExit returns the exit code for a flag parse error: 0 for -h, which
+// asked for the usage, and 2 for invalid flags.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }

@@ -37,7 +37,7 @@ Flags:
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the stream's acknowledgements after the last input")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	u, err := scope.ParseUser(*user)
 	if err != nil {
@@ -79,7 +79,7 @@ Flags:
 		return 1
 	}
 	for _, f := range files {
-		err := publish.Read(f, env.cfg.Ingest.MaxPayload, func(it publish.Item) error { return p.Add(ctx, it) })
+		err := publish.Read(f, *dataType+"\x00"+*session, env.cfg.Ingest.MaxPayload, func(it publish.Item) error { return p.Add(ctx, it) })
 		if err != nil {
 			fmt.Fprintf(env.stderr, "steward publish: %v\n", err)
 			p.Abandon()

@@ -58,7 +58,7 @@ Flags:
 	restore := fs.Bool("restore", false, "write the events into MongoDB instead of printing them")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "steward replay: unexpected argument %q; filters are flags such as --user\n", fs.Arg(0))

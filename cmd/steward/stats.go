@@ -18,7 +18,7 @@ func runStats(ctx context.Context, env *cliEnv, args []string) int {
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	user := fs.String("user", "", "count only this user's documents")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	var u scope.User
 	if *user != "" {

@@ -106,6 +106,7 @@ func (c WorkerConfig) StreamConfig() jetstream.StreamConfig {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxAge:      c.MaxAge,
+		Duplicates:  2 * time.Minute,
 		Replicas:    c.Replicas,
 	}
 }

@@ -73,14 +73,13 @@ func New(js jetstream.JetStream, st *store.Store, cfg Config, log *slog.Logger) 
 // finishes the batch in hand and returns nil. It returns an error only when
 // provisioning fails at startup.
 func (w *Worker) Run(ctx context.Context) error {
-	if _, err := streams.Ensure(ctx, w.js, streams.EventsConfig(w.cfg.Stream, w.cfg.Ingest.MaxPayload, w.cfg.StreamMaxAge), w.log); err != nil {
-		return err
-	}
-	if _, err := streams.Ensure(ctx, w.js, streams.DeadLetterConfig(w.cfg.Stream), w.log); err != nil {
-		return err
-	}
-	cons, err := w.ensureConsumer(ctx)
+	cons, err := w.provision(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped during startup: a clean stop, not a failure.
+			w.log.Info("ingest stopped before it started", "consumer", w.cfg.Ingest.Consumer)
+			return nil
+		}
 		return err
 	}
 	w.log.Info("ingest started", "stream", w.cfg.Stream.EventsStream, "consumer", w.cfg.Ingest.Consumer,
@@ -166,6 +165,17 @@ func collect(batch jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 		return nil, err
 	}
 	return msgs, nil
+}
+
+// provision creates the events and dead-letter streams and the consumer.
+func (w *Worker) provision(ctx context.Context) (jetstream.Consumer, error) {
+	if _, err := streams.Ensure(ctx, w.js, streams.EventsConfig(w.cfg.Stream, w.cfg.Ingest.MaxPayload, w.cfg.StreamMaxAge), w.log); err != nil {
+		return nil, err
+	}
+	if _, err := streams.Ensure(ctx, w.js, streams.DeadLetterConfig(w.cfg.Stream), w.log); err != nil {
+		return nil, err
+	}
+	return w.ensureConsumer(ctx)
 }
 
 func (w *Worker) ensureConsumer(ctx context.Context) (jetstream.Consumer, error) {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -37,13 +38,26 @@ type Item struct {
 	Err error
 }
 
-// Expand returns the files named by args in order: "-" stays as is, a
+// Input is one file to publish.
+type Input struct {
+	// Path opens the file; "-" is standard input.
+	Path string
+	// Name identifies the file in event ids and payloads: the base name of
+	// a file named on the command line, or for a file found in a directory
+	// its path below the directory's parent, such as "scripts/a/index.js".
+	// It does not depend on the working directory, so the same files
+	// published from elsewhere get the same ids, while two files of the
+	// same base name in different folders stay apart.
+	Name string
+}
+
+// Expand returns the inputs named by args in order: "-" stays as is, a
 // directory is replaced by the regular files below it in lexical order.
-func Expand(args []string) ([]string, error) {
-	var out []string
+func Expand(args []string) ([]Input, error) {
+	var out []Input
 	for _, a := range args {
 		if a == "-" {
-			out = append(out, a)
+			out = append(out, Input{Path: "-", Name: "stdin"})
 			continue
 		}
 		info, err := os.Stat(a)
@@ -51,59 +65,65 @@ func Expand(args []string) ([]string, error) {
 			return nil, fmt.Errorf("read %s: %w", a, err)
 		}
 		if !info.IsDir() {
-			out = append(out, a)
+			out = append(out, Input{Path: a, Name: filepath.Base(a)})
 			continue
 		}
-		var files []string
+		root := filepath.Dir(filepath.Clean(a))
+		var files []Input
 		err = filepath.WalkDir(a, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() {
-				files = append(files, path)
+			if !d.Type().IsRegular() {
+				return nil
 			}
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
+			}
+			files = append(files, Input{Path: path, Name: filepath.ToSlash(rel)})
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read directory %s: %w", a, err)
 		}
-		slices.Sort(files)
+		slices.SortFunc(files, func(x, y Input) int { return strings.Compare(x.Path, y.Path) })
 		out = append(out, files...)
 	}
 	return out, nil
 }
 
-// Read reads one input ("-" for standard input) and calls emit for each
-// event it yields. name identifies the input in event ids; for a file it is
-// its base name, so the same file published from another directory gets the
-// same ids. maxLine bounds the length of one JSON line.
-func Read(path string, maxLine int, emit func(Item) error) error {
-	var r io.Reader
-	name := "stdin"
+// Read reads one input and calls emit for each event it yields. A file
+// whose first non-blank line is a JSON object is read as JSON lines, one
+// event per line; any other file is one event. key goes into every event id
+// next to the input's name, line and content; callers pass the data type
+// and session, so the same file published as another type or session gets
+// new ids instead of counting as a duplicate. maxLine bounds the length of
+// one JSON line.
+func Read(in Input, key string, maxLine int, emit func(Item) error) error {
+	var r io.Reader = os.Stdin
 	modTime := time.Now()
-	if path != "-" {
-		f, err := os.Open(path)
+	if in.Path != "-" {
+		f, err := os.Open(in.Path)
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+			return fmt.Errorf("open %s: %w", in.Path, err)
 		}
 		defer f.Close()
 		if info, err := f.Stat(); err == nil {
 			modTime = info.ModTime()
 		}
 		r = f
-		name = filepath.Base(path)
-	} else {
-		r = os.Stdin
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	jsonLines, err := looksLikeJSONLines(br)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", in.Path, err)
 	}
+	ids := idSource{key: key, name: in.Name}
 	if jsonLines {
-		return readLines(br, name, maxLine, emit)
+		return readLines(br, in.Name, ids, maxLine, emit)
 	}
-	return readWhole(br, name, modTime, emit)
+	return readWhole(br, in.Name, ids, modTime, emit)
 }
 
 // looksLikeJSONLines peeks at the first non-blank line: a JSON object there
@@ -119,7 +139,7 @@ func looksLikeJSONLines(br *bufio.Reader) (bool, error) {
 	return len(line) > 1 && line[0] == '{' && json.Valid(line), nil
 }
 
-func readLines(br *bufio.Reader, name string, maxLine int, emit func(Item) error) error {
+func readLines(br *bufio.Reader, name string, ids idSource, maxLine int, emit func(Item) error) error {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64<<10), maxLine+1)
 	for n := 1; sc.Scan(); n++ {
@@ -127,7 +147,7 @@ func readLines(br *bufio.Reader, name string, maxLine int, emit func(Item) error
 		if len(line) == 0 {
 			continue
 		}
-		it := Item{ID: deriveID(name, n, line), Origin: name + ":" + strconv.Itoa(n), Time: time.Now()}
+		it := Item{ID: ids.derive(n, line), Origin: name + ":" + strconv.Itoa(n), Time: time.Now()}
 		if !json.Valid(line) || line[0] != '{' {
 			it.Err = fmt.Errorf("line is not a JSON object")
 		} else {
@@ -167,7 +187,7 @@ func lineTime(line []byte, fallback time.Time) time.Time {
 
 // readWhole makes one event of a whole input: its name, size and content,
 // as text when it is UTF-8 and as base64 otherwise.
-func readWhole(r io.Reader, name string, modTime time.Time, emit func(Item) error) error {
+func readWhole(r io.Reader, name string, ids idSource, modTime time.Time, emit func(Item) error) error {
 	content, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
@@ -182,17 +202,23 @@ func readWhole(r io.Reader, name string, modTime time.Time, emit func(Item) erro
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	return emit(Item{ID: deriveID(name, 0, content), Origin: name, Time: modTime, Data: data})
+	return emit(Item{ID: ids.derive(0, content), Origin: name, Time: modTime, Data: data})
 }
 
-// deriveID returns a stable event id for line n (0 for a whole file) of the
-// named input with the given content.
-func deriveID(name string, n int, content []byte) string {
+// idSource derives stable event ids for one input.
+type idSource struct {
+	key  string // data type and session, from the caller
+	name string // Input.Name
+}
+
+// derive returns the event id of line n (0 for a whole file) with the
+// given content.
+func (s idSource) derive(n int, content []byte) string {
 	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{0})
-	h.Write([]byte(strconv.Itoa(n)))
-	h.Write([]byte{0})
+	for _, part := range []string{s.key, s.name, strconv.Itoa(n)} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
 	h.Write(content)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

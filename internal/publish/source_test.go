@@ -1,6 +1,7 @@
 package publish_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +13,14 @@ import (
 
 func readAll(t *testing.T, path string) []publish.Item {
 	t.Helper()
+	return readAs(t, publish.Input{Path: path, Name: filepath.Base(path)}, "winston_logs\x00s1")
+}
+
+func readAs(t *testing.T, in publish.Input, key string) []publish.Item {
+	t.Helper()
+	path := in.Path
 	var items []publish.Item
-	if err := publish.Read(path, 1<<20, func(it publish.Item) error { items = append(items, it); return nil }); err != nil {
+	if err := publish.Read(in, key, 1<<20, func(it publish.Item) error { items = append(items, it); return nil }); err != nil {
 		t.Fatalf("Read %s: %v", path, err)
 	}
 	return items
@@ -74,11 +81,48 @@ func TestExpandDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Expand: %v", err)
 	}
-	want := []string{filepath.Join(dir, "a.ts"), filepath.Join(dir, "b.ts"), filepath.Join(dir, "sub", "c.ts"), "-"}
-	if strings.Join(files, ",") != strings.Join(want, ",") {
+	base := filepath.Base(dir)
+	want := []publish.Input{
+		{Path: filepath.Join(dir, "a.ts"), Name: base + "/a.ts"},
+		{Path: filepath.Join(dir, "b.ts"), Name: base + "/b.ts"},
+		{Path: filepath.Join(dir, "sub", "c.ts"), Name: base + "/sub/c.ts"},
+		{Path: "-", Name: "stdin"},
+	}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
 		t.Fatalf("Expand: got %v, want %v", files, want)
 	}
 	if _, err := publish.Expand([]string{filepath.Join(dir, "missing")}); err == nil {
 		t.Fatalf("Expand of a missing path: got no error")
+	}
+}
+
+func TestIDsDifferByFolderTypeAndSession(t *testing.T) {
+	dir := t.TempDir()
+	for _, sub := range []string{"a", "b"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, sub), "index.js", "same content")
+	}
+	files, err := publish.Expand([]string{dir})
+	if err != nil {
+		t.Fatalf("Expand: %v", err)
+	}
+	a := readAs(t, files[0], "generated_scripts\x00s1")[0]
+	b := readAs(t, files[1], "generated_scripts\x00s1")[0]
+	if a.ID == b.ID {
+		t.Fatalf("a/index.js and b/index.js with equal content: got the same id %s, want different ids", a.ID)
+	}
+	if !strings.Contains(string(a.Data), `"file_name":"`+filepath.Base(dir)+`/a/index.js"`) {
+		t.Fatalf("payload %s: want the file name with its folder", a.Data)
+	}
+	if other := readAs(t, files[0], "codegen_recordings\x00s1")[0]; other.ID == a.ID {
+		t.Fatalf("same file as another type: got the same id %s, want a new one", a.ID)
+	}
+	if other := readAs(t, files[0], "generated_scripts\x00s2")[0]; other.ID == a.ID {
+		t.Fatalf("same file in another session: got the same id %s, want a new one", a.ID)
+	}
+	if again := readAs(t, files[0], "generated_scripts\x00s1")[0]; again.ID != a.ID {
+		t.Fatalf("same file, type and session: got id %s, want %s again", again.ID, a.ID)
 	}
 }

@@ -113,3 +113,16 @@ func TestReadEndsAfterTailPurge(t *testing.T) {
 		t.Fatalf("sequences: got %v, want 1 first", seqs)
 	}
 }
+
+func TestDiffTreatsServerDefaultsAsEqual(t *testing.T) {
+	want := jetstream.StreamConfig{Name: "S", Subjects: []string{"a.>"}}
+	have := want
+	have.Duplicates, have.MaxMsgSize, have.MaxMsgsPerSubject = 2*time.Minute, -1, -1
+	if diff := streams.Diff(have, want); len(diff) != 0 {
+		t.Fatalf("Diff of server defaults: got %v, want none", diff)
+	}
+	have.Duplicates = time.Hour
+	if diff := streams.Diff(have, want); len(diff) != 1 {
+		t.Fatalf("Diff of a changed window: got %v, want one difference", diff)
+	}
+}

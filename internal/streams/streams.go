@@ -103,11 +103,20 @@ func Diff(have, want jetstream.StreamConfig) []string {
 	add("Discard", have.Discard, want.Discard)
 	add("MaxAge", have.MaxAge, want.MaxAge)
 	add("MaxMsgSize", unlimited32(have.MaxMsgSize), unlimited32(want.MaxMsgSize))
-	add("Duplicates", have.Duplicates, want.Duplicates)
+	add("Duplicates", defaultDuplicates(have.Duplicates), defaultDuplicates(want.Duplicates))
 	add("Replicas", have.Replicas, want.Replicas)
 	add("AllowMsgSchedules", have.AllowMsgSchedules, want.AllowMsgSchedules)
 	add("MaxMsgsPerSubject", unlimited64(have.MaxMsgsPerSubject), unlimited64(want.MaxMsgsPerSubject))
 	return out
+}
+
+// defaultDuplicates maps 0 to the duplicate window the server sets for it,
+// two minutes in nats-server 2.10 to 2.15.
+func defaultDuplicates(d time.Duration) time.Duration {
+	if d == 0 {
+		return 2 * time.Minute
+	}
+	return d
 }
 
 // unlimited32 and unlimited64 map 0, which the server stores as -1, to -1.
