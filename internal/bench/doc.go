@@ -1,7 +1,7 @@
 // Package bench measures Steward against the raw ceilings of its parts, in
-// one run on one machine with one event mix, because machines here are
-// shared and noisy and only ratios measured side by side compare: the raw
-// JetStream and store rates, ingest end to end, the reaper against a raw
-// deleteMany, ingest latency while the reaper runs, and ingest memory with
-// a small and a large backlog.
+// one run on one machine with one event mix. Machines here are shared and
+// noisy, so only ratios measured side by side compare. The figures are the
+// raw JetStream and store rates, ingest end to end, the reaper against a raw
+// deleteMany, ingest latency while the reaper runs, and ingest memory with a
+// small and a large backlog.
 package bench

@@ -19,7 +19,7 @@ func (b benchTypes) Allows(t string) bool { return slices.Contains(b, t) }
 func (b benchTypes) Types() []string      { return b }
 
 // BenchmarkAssembleBatch measures the work ingest does on a batch of 500
-// real log lines before the store sees it: decoding, validation, document
+// real log lines before it reaches the store: decoding, validation, document
 // building and grouping by collection.
 func BenchmarkAssembleBatch(b *testing.B) {
 	f, err := os.Open("../../testdata/winston-app.log")

@@ -12,7 +12,7 @@ import (
 	"github.com/stewardhq/steward/internal/store"
 )
 
-// Serve connects to NATS and MongoDB as cfg says and runs one ingest
+// Serve connects to NATS and MongoDB with the settings of cfg and runs one ingest
 // replica until ctx is cancelled. The policy watcher supplies the allowed
 // data types and the events stream's max age. Serve waits for MongoDB at
 // startup instead of failing, so the start order of services does not

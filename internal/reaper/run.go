@@ -48,7 +48,7 @@ type Report struct {
 	// StreamPurged is the number of expired events purged from the events
 	// stream. Only scheduled runs purge, because RunOnce has no NATS.
 	StreamPurged uint64
-	// StreamErr is why the stream purge failed, or nil.
+	// StreamErr is the error of the stream purge, or nil.
 	StreamErr error
 }
 
