@@ -115,7 +115,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	storeRaw, err := rawStore(ctx, db, docs, opts.BatchSize, runID)
+	rawSt, err := store.Connect(ctx, config.Mongo{URI: mongoURI, Database: dbName, Timeout: 5 * time.Minute}, quiet)
+	if err != nil {
+		return nil, err
+	}
+	defer rawSt.Close(context.Background())
+	storeRaw, err := rawStore(ctx, rawSt, docs, opts.BatchSize, runID)
 	if err != nil {
 		return nil, err
 	}
