@@ -5,8 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/stewardhq/steward/internal/config"
-	"github.com/stewardhq/steward/internal/ingest"
 	"github.com/stewardhq/steward/internal/natsconn"
+	"github.com/stewardhq/steward/internal/store"
 )
 
 // Serve connects to MongoDB and NATS as configured in cfg and runs one
@@ -17,7 +17,7 @@ func Serve(ctx context.Context, cfg *config.Config, wcfg WorkerConfig, log *slog
 	if wcfg.Replicas == 0 {
 		wcfg.Replicas = cfg.Stream.Replicas
 	}
-	st, err := ingest.ConnectStore(ctx, cfg.Mongo, log)
+	st, err := store.ConnectWait(ctx, cfg.Mongo, log)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,13 +19,6 @@ import (
 	"github.com/stewardhq/steward/internal/streams"
 	"github.com/stewardhq/steward/internal/testenv"
 )
-
-type staticTypes []string
-
-func (s staticTypes) Allows(t string) bool { return slices.Contains(s, t) }
-func (s staticTypes) Types() []string      { return s }
-
-var defaultTypes = staticTypes{"codegen_recordings", "generated_scripts", "testcase_generator", "winston_logs"}
 
 // env is one test's servers and clients.
 type env struct {
@@ -48,7 +40,7 @@ func setup(t *testing.T) *env {
 		Stream:       config.Stream{EventsStream: "EVENTS", DeadLetterStream: "DLQ", DeadLetterMaxAge: 24 * time.Hour, DedupeWindow: time.Hour, Replicas: 1},
 		Ingest:       config.Ingest{Consumer: "ingest", BatchSize: 100, MaxWait: 100 * time.Millisecond, MaxAckPending: 1000, MaxPayload: 1 << 20, AckWait: 3 * time.Second},
 		StreamMaxAge: 24 * time.Hour,
-		Types:        func() ingest.Types { return defaultTypes },
+		Types:        func() ingest.Types { return testenv.DefaultTypes },
 		MinBackoff:   20 * time.Millisecond,
 		MaxBackoff:   200 * time.Millisecond,
 	}

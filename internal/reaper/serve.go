@@ -2,9 +2,7 @@ package reaper
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/stewardhq/steward/internal/config"
 	"github.com/stewardhq/steward/internal/natsconn"
@@ -20,7 +18,7 @@ func Serve(ctx context.Context, cfg *config.Config, rcfg Config, policies Policy
 	if rcfg.StreamReplicas == 0 {
 		rcfg.StreamReplicas = cfg.Stream.Replicas
 	}
-	st, err := connectStore(ctx, cfg.Mongo, log)
+	st, err := store.ConnectWait(ctx, cfg.Mongo, log)
 	if err != nil {
 		return err
 	}
@@ -43,29 +41,4 @@ func Serve(ctx context.Context, cfg *config.Config, rcfg Config, policies Policy
 		log.Warn("drain nats connection", "err", err)
 	}
 	return nil
-}
-
-// connectStore connects to MongoDB, retrying with backoff while the server
-// is unreachable. It fails at once on a configuration error such as an
-// invalid URI, and returns ctx's error when ctx ends first.
-func connectStore(ctx context.Context, cfg config.Mongo, log *slog.Logger) (*store.Store, error) {
-	for attempt := 1; ; attempt++ {
-		st, err := store.Connect(ctx, cfg, log)
-		if err == nil {
-			if attempt > 1 {
-				log.Info("connected to mongodb", "attempt", attempt)
-			}
-			return st, nil
-		}
-		if !store.IsTransient(err) {
-			return nil, err
-		}
-		if attempt == 1 {
-			log.Warn("mongodb unreachable; retrying until it answers", "mongodb_uri", config.RedactURL(cfg.URI), "err", err)
-		}
-		sleep(ctx, backoff(attempt, time.Second, 30*time.Second))
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connect to mongodb: %w", ctx.Err())
-		}
-	}
 }
