@@ -41,6 +41,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(env.stderr, "steward bench: find own executable to run ingest: %v\n", err)
@@ -54,6 +55,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 	if config.IsSet("STEWARD_NATS_URL") && config.IsSet("STEWARD_MONGODB_URI") {
 		opts.NATSURL, opts.MongoURI = env.cfg.NATS.URL, env.cfg.Mongo.URI
 	}
+
 	rep, err := bench.Run(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "steward bench: %v\n", err)
@@ -65,6 +67,7 @@ func runBench(ctx context.Context, env *cliEnv, args []string) int {
 		_ = enc.Encode(rep)
 		return 0
 	}
+
 	fmt.Fprintf(env.stdout, "machine: %s\noptions: %s\n\n", rep.Machine, rep.Options)
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tCOUNT\tSECONDS\tPER SECOND\tP50 MS\tP99 MS\tPEAK RSS MIB")

@@ -20,6 +20,7 @@ func runStats(ctx context.Context, env *cliEnv, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
+
 	var u scope.User
 	if *user != "" {
 		var err error
@@ -28,6 +29,7 @@ func runStats(ctx context.Context, env *cliEnv, args []string) int {
 			return 2
 		}
 	}
+
 	st, err := store.Connect(ctx, env.cfg.Mongo, env.log)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "steward stats: %v\n", err)
@@ -39,6 +41,7 @@ func runStats(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "steward stats: %v\n", err)
 		return 1
 	}
+
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")

@@ -14,8 +14,8 @@ import (
 // ackFloorTracker polls the ingest consumer's ack floor and remembers when
 // each floor was first seen. Ingest acks an event only after the store
 // acknowledged its write, and the floor passes a sequence only when every
-// event up to it is acked, so the first time the floor reaches a sequence
-// bounds from above when that event was stored.
+// event up to it is acked. So the time the floor first reaches a sequence is
+// an upper bound of when that event was stored.
 type ackFloorTracker struct {
 	mu     sync.Mutex // guards points
 	points []floorPoint

@@ -17,7 +17,7 @@ const DefaultMaxBytes = 1 << 20
 // maxBytes limits the encoded size; 0 means DefaultMaxBytes.
 //
 // A rejection is an *Error. Even then the returned Event carries the ids
-// that could be read, so the caller can log them; it is nil only when the
+// that could be read, so the caller can log them. It is nil only when the
 // body was not a JSON object.
 func Decode(subject string, body []byte, maxBytes int) (*Event, error) {
 	if maxBytes <= 0 {

@@ -1,8 +1,8 @@
 // Package ingest is the worker that moves events from the JetStream events
 // stream into MongoDB. Any number of replicas share one durable pull
 // consumer. A message is acknowledged only after MongoDB acknowledged its
-// write; redelivery cannot create a second document because the document key
-// is derived from the user id and event id.
+// write. Redelivery cannot create a second document, because the document
+// key is derived from the user id and event id.
 //
 // Writer, the path from message to stored document, does not depend on
 // acknowledgements, so a replay that restores the store uses it too.

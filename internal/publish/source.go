@@ -95,11 +95,11 @@ func Expand(args []string) ([]Input, error) {
 
 // Read reads one input and calls emit for each event it yields. A file
 // whose first non-blank line is a JSON object is read as JSON lines, one
-// event per line; any other file is one event. key goes into every event id
-// next to the input's name, line and content; callers pass the data type
-// and session, so the same file published as another type or session gets
-// new ids instead of counting as a duplicate. maxLine bounds the length of
-// one JSON line.
+// event per line, and any other file is one event. key goes into every
+// event id next to the input's name, line and content. Callers pass the data
+// type and session, so the same file published as another type or session
+// gets new ids instead of counting as a duplicate. maxLine bounds the length
+// of one JSON line.
 func Read(in Input, key string, maxLine int, emit func(Item) error) error {
 	var r io.Reader = os.Stdin
 	modTime := time.Now()

@@ -73,7 +73,7 @@ func SessionUpdate(ev *events.Event, r Receipt) mongo.WriteModel {
 
 // UpsertSessions applies session updates in one unordered bulk write and
 // returns one result per update, like InsertRecords. Two replicas that
-// upsert a new session at once can race into a duplicate key error; that
+// upsert a new session at once can race into a duplicate key error. That
 // update is marked Retry, and its redelivery updates the document.
 func (s *Store) UpsertSessions(ctx context.Context, models []mongo.WriteModel) ([]Result, error) {
 	if err := s.EnsureSessionsCollection(ctx); err != nil {

@@ -1,5 +1,5 @@
 // Package streams provisions the JetStream streams and consumers Steward
-// uses. Provisioning is idempotent, so every replica does it at startup; an
+// uses. Provisioning is idempotent, so every replica does it at startup. An
 // existing stream whose configuration differs is kept as it is and the
 // difference is logged, because overwriting an operator's change silently
 // could drop data.
@@ -30,9 +30,9 @@ const DeadLetterPrefix = "steward.dlq"
 const DeadLetterHeadroom = 4096
 
 // EventsConfig returns the configuration of the events stream. maxAge is how
-// long an event stays in the stream; it should cover the longest retention
-// period plus one cleanup interval, so replay can restore anything the store
-// still holds and nothing outlives its policy.
+// long an event stays in the stream at most. It should cover the longest
+// retention period plus one cleanup interval, so replay can restore anything
+// the store still holds and nothing outlives its policy.
 func EventsConfig(cfg config.Stream, maxPayload int, maxAge time.Duration) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        cfg.EventsStream,
